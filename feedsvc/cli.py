@@ -165,7 +165,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
         "id": raw.ref.id,
         "url": raw.url,
         "title": raw.title,
-        "published": raw.published.astimezone(profile.timezone).isoformat() if raw.published else None,
+        "published": (
+            raw.published.astimezone(profile.timezone).isoformat() if raw.published else None
+        ),
         "date_source": raw.date_source,
         "author": raw.author or clean.author,
         "image": raw.image or clean.image,
