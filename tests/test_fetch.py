@@ -20,13 +20,16 @@ from typing import Any
 import httpx
 import pytest
 
-from feedsvc.exceptions import FetchError, NotFoundError
+from feedsvc.exceptions import ConfigError, FetchError, NotFoundError
+from feedsvc.settings import ServiceSettings, Settings, build_table
 from feedsvc.sources.fetch import (
     DeadlineExceededError,
     DirectoryFetcher,
+    FetchSettings,
     HttpFetcher,
     RobotsRules,
     decode_text,
+    http_fetcher_from_settings,
     parse_retry_after,
     same_site,
     user_agent_for,
@@ -771,3 +774,33 @@ def test_directory_fetcher_still_serves_a_snapshot(tmp_path: Path) -> None:
         fetcher.get("https://baohoabinh.com.vn/nope.htm")
     with pytest.raises(NotFoundError):
         fetcher.get("https://baohoabinh.com.vn/../../etc/passwd")
+
+
+def test_fetch_settings_table_validates_keys() -> None:
+    conf = build_table(
+        FetchSettings, {"min_delay_seconds": 2, "respect_robots": False}, "x.toml: [fetch]"
+    )
+    assert conf.min_delay_seconds == 2.0 and conf.respect_robots is False
+    with pytest.raises(ConfigError, match=r"\[fetch\]\.min_delay_seconds: bad value -1"):
+        build_table(FetchSettings, {"min_delay_seconds": -1}, "x.toml: [fetch]")
+    with pytest.raises(ConfigError, match="unknown key"):
+        build_table(FetchSettings, {"min_delay": 1}, "x.toml: [fetch]")
+
+
+def test_http_fetcher_from_settings_uses_fetch_table_and_public_url(
+    server: HttpFixture,
+) -> None:
+    settings = Settings(
+        path=None,
+        service=ServiceSettings(public_url="https://feeds.example.vn"),
+        extra={"fetch": FetchSettings(min_delay_seconds=0, retries=0, respect_robots=False)},
+    )
+    server.route("/p.htm", Reply(body="ok"))
+    with http_fetcher_from_settings(settings) as fetcher:
+        assert fetcher.get(server.url("/p.htm")).text == "ok"
+        assert fetcher.retries == 0 and fetcher.max_bytes == FetchSettings().max_bytes
+    agent = server.requests[0].headers["User-Agent"]
+    assert agent.startswith("feedsvc/") and agent.endswith(" (+https://feeds.example.vn)")
+    assert server.hits("/robots.txt") == 0
+    with http_fetcher_from_settings(Settings(path=None)) as default:
+        assert default.min_delay_s == 1.0 and default.respect_robots

@@ -1018,3 +1018,68 @@ class HttpFetcher:
             seen.add(target)
             current = target
         raise FetchError(f"{url}: more than {self.max_redirects} redirects", url=url)
+
+
+# Configuration ------------------------------------------------------------------------------
+
+
+def _rule(check: Callable[[Any], bool], why: str) -> dict[str, Any]:
+    return {"check": check, "why": why}
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """The ``[fetch]`` config table (see docs/fetching.md), in settings.py's table format.
+
+    Register it with ``settings.register_table("fetch", FetchSettings)`` before loading the
+    config; until then ``http_fetcher_from_settings`` uses these defaults.
+    """
+
+    user_agent: str = ""  # empty: feedsvc/<version> (+<[service] public_url>)
+    connect_timeout_seconds: float = field(
+        default=CONNECT_TIMEOUT_S, metadata=_rule(lambda v: v > 0, "must be > 0")
+    )
+    read_timeout_seconds: float = field(
+        default=READ_TIMEOUT_S, metadata=_rule(lambda v: v > 0, "must be > 0")
+    )
+    page_timeout_seconds: float = field(
+        default=PAGE_TIMEOUT_S, metadata=_rule(lambda v: v > 0, "must be > 0")
+    )
+    max_bytes: int = field(default=MAX_BYTES, metadata=_rule(lambda v: v >= 1024, ">= 1024"))
+    max_redirects: int = field(default=MAX_REDIRECTS, metadata=_rule(lambda v: v >= 0, ">= 0"))
+    min_delay_seconds: float = field(
+        default=MIN_DELAY_S, metadata=_rule(lambda v: v >= 0, "must be >= 0")
+    )
+    retries: int = field(default=RETRIES, metadata=_rule(lambda v: 0 <= v <= 10, "0..10"))
+    backoff_seconds: float = field(
+        default=BACKOFF_S, metadata=_rule(lambda v: v >= 0, "must be >= 0")
+    )
+    max_retry_after_seconds: float = field(
+        default=MAX_RETRY_AFTER_S, metadata=_rule(lambda v: v >= 0, "must be >= 0")
+    )
+    respect_robots: bool = True
+
+
+def http_fetcher_from_settings(
+    settings: Any, *, validators: ValidatorStore | None = None
+) -> HttpFetcher:
+    """An HttpFetcher configured by ``[fetch]`` (``settings.extra["fetch"]``) and the public URL."""
+    extra = getattr(settings, "extra", None) or {}
+    conf = extra.get("fetch")
+    if not isinstance(conf, FetchSettings):
+        conf = FetchSettings()
+    user_agent = conf.user_agent or user_agent_for(settings.service.public_url)
+    return HttpFetcher(
+        user_agent=user_agent,
+        connect_timeout_s=conf.connect_timeout_seconds,
+        read_timeout_s=conf.read_timeout_seconds,
+        page_timeout_s=conf.page_timeout_seconds,
+        max_bytes=conf.max_bytes,
+        max_redirects=conf.max_redirects,
+        min_delay_s=conf.min_delay_seconds,
+        retries=conf.retries,
+        backoff_s=conf.backoff_seconds,
+        max_retry_after_s=conf.max_retry_after_seconds,
+        respect_robots=conf.respect_robots,
+        validators=validators,
+    )
