@@ -1,6 +1,6 @@
 """Serving benchmark: feedsvc under gunicorn against a bare Flask baseline, in the same run.
 
-    .venv/bin/python bench/serve.py [--seconds 3] [--rounds 3] [--connections 4]
+    .venv/bin/python bench/serve.py [--seconds 2] [--rounds 5] [--connections 4] [--loadgen auto]
 
 What it does (loopback only, every load run bounded to --seconds):
 1. Collects the bundled demo snapshot into a temporary SQLite database.
@@ -106,6 +106,7 @@ def gunicorn(target: str, cwd: Path, env: dict[str, str]) -> Iterator[tuple[str,
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"gunicorn {target} did not start") from None
                 time.sleep(0.1)
+        wait_for_workers(proc.pid)
         yield url, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -116,6 +117,20 @@ def gunicorn(target: str, cwd: Path, env: dict[str, str]) -> Iterator[tuple[str,
             proc.wait()
 
 
+def wait_for_workers(master: int) -> None:
+    """Until every worker has booted (loaded the app: its memory stops growing)."""
+    deadline = time.monotonic() + 60
+    last: dict[int, float] = {}
+    while time.monotonic() < deadline:
+        pids = worker_pids(master)
+        now = {p: rss_mb(p) for p in pids}
+        if len(pids) == WORKERS and now == last:
+            return
+        last = now
+        time.sleep(0.3)
+    raise SystemExit("gunicorn workers did not boot")
+
+
 def worker_pids(master: int) -> list[int]:
     out = subprocess.run(
         ["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True, check=False
@@ -124,7 +139,11 @@ def worker_pids(master: int) -> list[int]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return float("nan")
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -296,7 +315,9 @@ def bench_http(args: argparse.Namespace, tmp: Path) -> None:
     collect_demo(config)
     base_dir = tmp / "baseline"
     base_dir.mkdir()
-    wrk = shutil.which("wrk")
+    wrk = shutil.which("wrk") if args.loadgen != "python" else None
+    if args.loadgen == "wrk" and not wrk:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
     runner = run_wrk if wrk else run_python
     generator = f"wrk ({wrk})" if wrk else "Python (for wrk: apt-get install -y wrk)"
     print(
@@ -410,6 +431,42 @@ def bench_cold_render(args: argparse.Namespace, big: Path) -> None:
     service.close()
 
 
+def bench_in_process(big: Path) -> None:
+    """What one request costs inside a worker, without HTTP: the share the app adds."""
+    import timeit
+
+    from feedsvc.service import Service
+    from feedsvc.settings import load_settings
+    from feedsvc.web.feeds import FeedServer
+
+    service = Service(load_settings(big / "feedsvc.toml", env={}))
+    server = FeedServer(service)
+    slug, ext = FEED.removeprefix("/feeds/").split(".")
+    _, headers, _ = server.respond("GET", slug, ext)
+    etag = dict(headers)["ETag"]
+    n = 5000
+    cases = {
+        "store.version()": lambda: service.store.version(),
+        "respond(): warm 200": lambda: server.respond("GET", slug, ext),
+        "respond(): 304": lambda: server.respond("GET", slug, ext, "", etag),
+        "respond(): gzip 200": lambda: server.respond("GET", slug, ext, "", None, None, "gzip"),
+        "respond(): ?_=cache-buster": lambda: server.respond("GET", slug, ext, "_=1234567"),
+    }
+    print()
+    print(f"in-process cost per call (median of 5 x {n}), no HTTP:")
+    for name, fn in cases.items():
+        runs = timeit.repeat(fn, number=n, repeat=5)
+        print(f"  {name:<28} {statistics.median(runs) / n * 1e6:6.1f} us")
+    for scope in service.catalog.scopes():
+        for fmt_ext in ("xml", "atom", "json"):
+            server.respond("GET", scope.slug, fmt_ext)
+    print(
+        f"  render cache with every feed (default limit): {len(server.cache)} entries, "
+        f"{server.cache.bytes / 1e6:.1f} MB (plain + gzip)"
+    )
+    service.close()
+
+
 def bench_memory(args: argparse.Namespace, big: Path) -> None:
     from feedsvc.service import Service
     from feedsvc.settings import load_settings
@@ -429,20 +486,22 @@ def bench_memory(args: argparse.Namespace, big: Path) -> None:
                     get(f"{url}/feeds/{slug}.{ext}")
         after = {p: rss_mb(p) for p in pids}
     print()
-    print(
-        f"worker memory, {ARTICLES} articles, every feed cached ({len(slugs)} feeds x 3 formats):"
-    )
+    print(f"worker memory, {ARTICLES} articles stored, gunicorn -w {WORKERS}:")
     for p in pids:
         verdict = "ok" if after[p] <= 150 else "MISSED"
-        print(f"  worker {p}: {before[p]:.0f} MB at start, {after[p]:.0f} MB cached  {verdict}")
+        print(
+            f"  worker {p}: {before[p]:.0f} MB booted, {after[p]:.0f} MB with every feed cached "
+            f"({len(slugs)} feeds x 3 formats)  {verdict} (target <= 150 MB)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per case and server")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each load run")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per case and server")
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections")
     parser.add_argument("--renders", type=int, default=15, help="cold renders per feed")
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--skip-http", action="store_true", help="only render and memory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="feedsvc-bench-") as name:
@@ -457,6 +516,7 @@ def main() -> None:
         fill_store(config, ARTICLES)
         print(f"\n(stored {ARTICLES} articles in {time.perf_counter() - t0:.0f} s)")
         bench_cold_render(args, big)
+        bench_in_process(big)
         bench_memory(args, big)
 
 
