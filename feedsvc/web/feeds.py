@@ -301,9 +301,15 @@ class FeedServer:
             entry, hit = self.cache.get(key, self.version(), lambda: self._render(key))
             if not hit:
                 state = "MISS"
-        except StoreError as e:
+        except Exception as e:
+            # The store is down (StoreError) or, a bug, the render failed: the last good body
+            # is better for a reader than an error.
+            if not isinstance(e, StoreError):
+                log.exception("feed=%s.%s limit=%d render failed", slug, ext, limit)
             stale = self.cache.peek(key)
             if stale is None:
+                if not isinstance(e, StoreError):
+                    raise
                 log.warning("feed=%s.%s limit=%d store unavailable: %s", slug, ext, limit, e)
                 return self._unavailable()
             log.warning("feed=%s.%s limit=%d serving stale: %s", slug, ext, limit, e)
