@@ -53,11 +53,11 @@ TARGETS = {"warm 200": 0.85, "304": 0.90, "gzip 200": 0.85}
 # -- the baseline: gunicorn imports this with "serve:baseline_app()" -----------------------------
 
 
-def baseline_app() -> Any:
+def baseline_app(where: str | None = None) -> Any:
     """Bare Flask routes returning the app's bytes with the app's headers, nothing else."""
     from flask import Flask, Response
 
-    folder = Path(os.environ["FEEDSVC_BENCH_BASELINE"])
+    folder = Path(where or os.environ["FEEDSVC_BENCH_BASELINE"])
     meta = json.loads((folder / "headers.json").read_text())
     plain = (folder / "plain.bin").read_bytes()
     gz = (folder / "gzip.bin").read_bytes()
@@ -442,12 +442,16 @@ def bench_in_process(big: Path) -> None:
     """What one request costs inside a worker, without HTTP: the share the app adds."""
     import timeit
 
-    from feedsvc.service import Service
-    from feedsvc.settings import load_settings
-    from feedsvc.web.feeds import FeedServer
+    from werkzeug.test import EnvironBuilder
 
-    service = Service(load_settings(big / "feedsvc.toml", env={}))
-    server = FeedServer(service)
+    from feedsvc import create_app
+    from feedsvc.settings import load_settings
+    from feedsvc.web import get_service
+    from feedsvc.web.feeds import feed_server
+
+    app = create_app(load_settings(big / "feedsvc.toml", env={}))
+    service = get_service(app)
+    server = feed_server(app)
     slug, ext = FEED.removeprefix("/feeds/").split(".")
     _, headers, _ = server.respond("GET", slug, ext)
     etag = dict(headers)["ETag"]
@@ -459,11 +463,48 @@ def bench_in_process(big: Path) -> None:
         "respond(): gzip 200": lambda: server.respond("GET", slug, ext, "", None, None, "gzip"),
         "respond(): ?_=cache-buster": lambda: server.respond("GET", slug, ext, "_=1234567"),
     }
+
+    # Whole WSGI calls: the fast path, the same app through Flask, the bare-Flask baseline.
+    def wsgi_call(wsgi: Any, environ: dict[str, Any]) -> Any:
+        def call() -> None:
+            body = wsgi(dict(environ), lambda status, headers, exc_info=None: None)
+            for _ in body:
+                pass
+            if hasattr(body, "close"):
+                body.close()
+
+        return call
+
+    folder = big / "baseline"
+    folder.mkdir(exist_ok=True)
+    client = app.test_client()
+    answers = {
+        "plain": client.get(FEED),
+        "gzip": client.get(FEED, headers={"Accept-Encoding": "gzip"}),
+        "304": client.get(FEED, headers={"If-None-Match": etag}),
+    }
+    (folder / "plain.bin").write_bytes(answers["plain"].data)
+    (folder / "gzip.bin").write_bytes(answers["gzip"].data)
+    (folder / "headers.json").write_text(
+        json.dumps(
+            {
+                k: {h: v for h, v in r.headers.items() if h.lower() not in SKIP_HEADERS}
+                for k, r in answers.items()
+            }
+        )
+    )
+    baseline = baseline_app(str(folder))
+    get_env = EnvironBuilder(path=FEED).get_environ()
+    cases["WSGI warm 200: fast path"] = wsgi_call(app.wsgi_app, get_env)
+    cases["WSGI warm 200: via Flask"] = wsgi_call(app.wsgi_app.__wrapped__, get_env)  # type: ignore[attr-defined]
+    cases["WSGI 200: bare-Flask baseline"] = wsgi_call(
+        baseline.wsgi_app, EnvironBuilder(path="/plain").get_environ()
+    )
     print()
     print(f"in-process cost per call (median of 5 x {n}), no HTTP:")
     for name, fn in cases.items():
         runs = timeit.repeat(fn, number=n, repeat=5)
-        print(f"  {name:<28} {statistics.median(runs) / n * 1e6:6.1f} us")
+        print(f"  {name:<30} {statistics.median(runs) / n * 1e6:6.1f} us")
     for scope in service.catalog.scopes():
         for fmt_ext in ("xml", "atom", "json"):
             server.respond("GET", scope.slug, fmt_ext)
