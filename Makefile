@@ -17,14 +17,14 @@ run: $(STAMP)
 	$(BIN)/feedsvc run
 
 test: $(STAMP)
-	$(BIN)/ruff check feedsvc tests bench scripts
-	$(BIN)/ruff format --check feedsvc tests bench scripts
+	$(BIN)/ruff check feedsvc tests $(wildcard bench scripts) wsgi.py
+	$(BIN)/ruff format --check feedsvc tests $(wildcard bench scripts) wsgi.py
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check --fix feedsvc tests bench scripts
-	$(BIN)/ruff format feedsvc tests bench scripts
+	$(BIN)/ruff check --fix feedsvc tests $(wildcard bench scripts) wsgi.py
+	$(BIN)/ruff format feedsvc tests $(wildcard bench scripts) wsgi.py
 	$(BIN)/mypy
 
 clean:

@@ -1,0 +1,61 @@
+"""Sources: the Protocol every adapter follows, and the one place kinds are wired to adapters.
+
+A source lists the latest articles (``ArticleRef``) and fetches one (``RawArticle``).
+Fetching bytes (sources/fetch.py) and understanding them (html.py, feed.py) are separate,
+so the bundled demo snapshot goes through the production parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from ..catalog import Catalog
+from ..exceptions import ConfigError
+from ..model import ArticleRef, RawArticle
+from ..settings import Settings, SourceSettings
+
+
+class Source(Protocol):
+    name: str
+
+    def list_latest(self, *, deadline: float | None = None) -> list[ArticleRef]:
+        """Newest first. An empty list from a source that used to list articles is an alarm."""
+        ...
+
+    def fetch(self, ref: ArticleRef, *, deadline: float | None = None) -> RawArticle: ...
+
+    def close(self) -> None: ...
+
+
+SourceFactory = Callable[[SourceSettings, Settings, Catalog], Source]
+_REGISTRY: dict[str, SourceFactory] = {}
+
+
+def register(kind: str, factory: SourceFactory) -> None:
+    _REGISTRY[kind] = factory
+
+
+def make_source(src: SourceSettings, settings: Settings, catalog: Catalog) -> Source:
+    _load_builtin()
+    try:
+        factory = _REGISTRY[src.kind]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ConfigError(
+            f"source {src.name!r}: unknown kind {src.kind!r} (known: {known})"
+        ) from None
+    return factory(src, settings, catalog)
+
+
+def _load_builtin() -> None:
+    if "html" not in _REGISTRY:
+        from . import html
+
+        register("html", html.make_html_source)
+    if "feed" not in _REGISTRY:
+        try:
+            from . import feed  # type: ignore[attr-defined]
+        except ImportError:
+            return
+        register("feed", feed.make_feed_source)

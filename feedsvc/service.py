@@ -1,0 +1,73 @@
+"""Wiring: settings -> catalog, store, gazetteer, sources, feed context. Built once per process.
+
+Both the web app and the CLI take a Service; tests build one from their own settings.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from .catalog import Catalog, load_catalog
+from .collector import Pipeline, collect
+from .model import CollectResult
+from .places import Gazetteer, load_gazetteer
+from .render import FeedContext
+from .settings import Settings
+from .sources import Source, make_source
+from .store import Store
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalog: Catalog = load_catalog(settings)
+        self.store = Store(
+            settings.database.url, busy_timeout_s=settings.database.busy_timeout_seconds
+        )
+        self._lock = threading.Lock()
+
+    @cached_property
+    def gazetteer(self) -> Gazetteer:
+        aliases = self.settings.catalog.place_aliases
+        return load_gazetteer(
+            Path(self.settings.catalog.districts), Path(aliases) if aliases else None
+        )
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            store=self.store,
+            catalog=self.catalog,
+            gazetteer=self.gazetteer,
+            summary_chars=self.settings.feeds.summary_chars,
+        )
+
+    def make_sources(self) -> list[tuple[Source, float]]:
+        return [
+            (make_source(src, self.settings, self.catalog), src.deadline_seconds)
+            for src in self.settings.sources
+        ]
+
+    def collect(self, *, max_pages: int | None = None) -> list[CollectResult]:
+        sources = self.make_sources()
+        try:
+            return collect(sources, self.pipeline(), max_pages=max_pages)
+        finally:
+            for src, _ in sources:
+                src.close()
+
+    @cached_property
+    def feed_context(self) -> FeedContext:
+        s = self.settings.service
+        return FeedContext(
+            public_url=s.public_url,
+            site_url=s.site_url,
+            logo_url=s.logo_url,
+            ttl_minutes=max(1, round(self.settings.schedule.every_minutes)),
+            catalog=self.catalog,
+            site_title=s.title,
+        )
+
+    def close(self) -> None:
+        self.store.close()
