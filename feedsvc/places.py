@@ -830,14 +830,18 @@ def _classify(
     return None
 
 
-def format_tags(tags: Iterable[PlaceTag]) -> str:
-    """Human-readable lines for `feedsvc tag`: each district, then its evidence per field."""
+def format_tags(tags: Iterable[PlaceTag], names: Mapping[str, str] | None = None) -> str:
+    """Human-readable lines for `feedsvc tag`: each district, then its evidence per field.
+
+    names: slug -> display name (``dict(gaz.districts)``), shown beside the slug.
+    """
     by_district: dict[str, list[PlaceTag]] = {}
     for tag in tags:
         by_district.setdefault(tag.district, []).append(tag)
     lines = []
     for district, found in by_district.items():
-        lines.append(district)
+        shown = names.get(district) if names else None
+        lines.append(f"{district} ({shown})" if shown else district)
         for tag in found:
             unit = f"  [{tag.unit}]" if tag.unit else ""
             lines.append(f"  {tag.field:<7} {tag.phrase}{unit}")

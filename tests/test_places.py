@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
+import subprocess
+import sys
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -390,6 +393,41 @@ def test_format_tags_lists_districts_with_their_evidence() -> None:
         "  body    Đà Bắc",
     ]
     assert format_tags([]) == ""
+    named = format_tags([PlaceTag("da-bac", "Đà Bắc", "body")], {"da-bac": "Đà Bắc"})
+    assert named.splitlines()[0] == "da-bac (Đà Bắc)"
+
+
+def _feedsvc(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "feedsvc"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=60,
+    )
+
+
+def test_cli_tag_prints_districts_with_evidence(tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text(
+        "Cán bộ, công chức xã Vạn Mai (Mai Châu) đổi mới lề lối làm việc\n"
+        "(HBĐT) - Đoàn công tác của TP Hòa Bình đã đến học tập kinh nghiệm.\n",
+        encoding="utf-8",
+    )
+    result = _feedsvc("tag", str(article))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "mai-chau (Mai Châu)",
+        "  title   xã Vạn Mai (Mai Châu)  [Vạn Mai]",
+        "thanh-pho-hoa-binh (Thành phố Hòa Bình)",
+        "  body    TP Hòa Bình",
+    ]
+    result = _feedsvc("tag", stdin="Hòa Bình đón 3 triệu lượt khách\nTỉnh Hòa Bình ...")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(no district)"
 
 
 _LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạòóỏõọùúủũụìíỉĩịỳýỷỹỵ"
