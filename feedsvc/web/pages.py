@@ -40,14 +40,15 @@ from ..model import Article
 from ..render import EXTENSIONS, Format, local
 from ..service import Service
 from . import get_service
+from .feeds import feed_server
 from .security import embed_csp
 
 bp = Blueprint("pages", __name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PAGE_MAX_AGE_S = 60
-EMBED_MAX_AGE_S = 300
-SCRIPT_MAX_AGE_S = 3600
+PAGE_CACHE = "public, max-age=60"
+# Other sites paste /embed.js into their pages: a changed script reaches them within the hour.
+SCRIPT_CACHE = "public, max-age=3600"
 WIDGET_MAX_N = 20
 WIDGET_DEFAULT_N = 5
 EMBED_CACHE_SIZE = 512
@@ -143,7 +144,7 @@ def alternates(scopes: Sequence[Scope]) -> list[Alternate]:
 def cached_response(
     body: str | bytes,
     mimetype: str,
-    max_age: int,
+    cache_control: str,
     last_modified: datetime | None = None,
 ) -> Response:
     """ETag from the body, Cache-Control and Last-Modified, answered with 304 when they match."""
@@ -152,8 +153,7 @@ def cached_response(
     resp.set_etag(hashlib.blake2b(data, digest_size=16).hexdigest())
     if last_modified:
         resp.last_modified = last_modified
-    resp.cache_control.public = True
-    resp.cache_control.max_age = max_age
+    resp.headers["Cache-Control"] = cache_control
     resp.make_conditional(request)  # turns resp into a 304 in place when the client has it
     return resp
 
@@ -326,7 +326,7 @@ def directory() -> Response:
         site_title=title,
     )
     newest = max((i.last_change for i in infos if i.last_change), default=None)
-    return cached_response(html, "text/html", PAGE_MAX_AGE_S, newest)
+    return cached_response(html, "text/html", PAGE_CACHE, newest)
 
 
 # -- one feed's preview ----------------------------------------------------------------------
@@ -358,7 +358,7 @@ def preview(slug: str) -> Response:
         script_code=script_snippet(base, scope, opts, title),
         site_title=title,
     )
-    return cached_response(html, "text/html", PAGE_MAX_AGE_S, last_change)
+    return cached_response(html, "text/html", PAGE_CACHE, last_change)
 
 
 # -- OPML ------------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ def render_opml(service: Service, infos: Sequence[FeedInfo]) -> bytes:
 def opml() -> Response:
     service = get_service(current_app)
     infos = feed_infos(service)
-    resp = cached_response(render_opml(service, infos), OPML_MIMETYPE, PAGE_MAX_AGE_S)
+    resp = cached_response(render_opml(service, infos), OPML_MIMETYPE, PAGE_CACHE)
     resp.headers["Content-Disposition"] = 'inline; filename="baohoabinh-feeds.opml"'
     return resp
 
@@ -470,7 +470,9 @@ def embed(slug: str) -> Response:
     except BadOption as e:
         abort(Response(f"{e}\n", 400, mimetype="text/plain"))
     rendered = render_embed(service, scope, opts)
-    resp = cached_response(rendered.body, "text/html", EMBED_MAX_AGE_S, rendered.last_modified)
+    # Cached like the feeds it shows: the same Cache-Control ([cache] settings).
+    cache_control = feed_server(current_app).cache_control
+    resp = cached_response(rendered.body, "text/html", cache_control, rendered.last_modified)
     resp.headers["Content-Security-Policy"] = embed_csp(embed_css()[1])
     return resp
 
@@ -483,4 +485,4 @@ def _static_bytes(filename: str) -> bytes:
 @bp.get("/embed.js")
 def embed_script() -> Response:
     """At a fixed address (not under /static/) because other sites paste it into their pages."""
-    return cached_response(_static_bytes("embed.js"), "text/javascript", SCRIPT_MAX_AGE_S)
+    return cached_response(_static_bytes("embed.js"), "text/javascript", SCRIPT_CACHE)
