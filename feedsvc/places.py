@@ -681,7 +681,7 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
             for entry in name.entries:
                 if after_2025 and not (entry.in_2025 or entry.kind == "district"):
                     continue  # "xã Cao Sơn (Phú Thọ)" is the 2025 commune
-                if _accepts(entry, prefix_kind, inherited, title_colon, ours_district):
+                if _accepts(entry, prefix_kind, inherited, title_colon, qualifier):
                     if entry.kind == "unit" and (prefix_kind or inherited or entry.match == "bare"):
                         accepted.setdefault(entry.district, entry)
                     else:
@@ -709,10 +709,13 @@ def _accepts(
     prefix_kind: str | None,
     inherited: str | None,
     title_colon: bool,
-    ours_district: str | None,
+    qualifier: _Qualifier | None,
 ) -> bool:
-    if ours_district == entry.district and entry.match != "city":
-        return True  # "Tân Lập (Lạc Sơn)"
+    if qualifier is not None and entry.match != "city":
+        if qualifier.verdict == "ours" and qualifier.district in (None, entry.district):
+            return True  # "Tân Lập (Lạc Sơn)", "Kỳ Sơn (Hòa Bình)"
+        if qualifier.verdict == "phu-tho":
+            return True  # "xã Thịnh Minh (Phú Thọ)": only 2025 entries get here
     if entry.match == "bare":
         return True
     if entry.match == "city":
