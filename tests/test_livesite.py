@@ -36,7 +36,7 @@ from feedsvc.sanitise import html_to_text
 from feedsvc.service import Service
 from feedsvc.settings import Settings, load_settings
 from feedsvc.sources.fetch import HttpFetcher, user_agent_for
-from feedsvc.sources.html import HtmlSource, load_profile
+from feedsvc.sources.html import HtmlSource, extract_article, load_profile
 
 from .conftest import DATA, ROOT, write_config
 from .httpfixture import HttpFixture, RecordedRequest, Reply, redirect
@@ -549,3 +549,68 @@ def test_progress_terminal_line_counts_and_estimates() -> None:
 
 def test_progress_format_duration() -> None:
     assert [format_duration(s) for s in (0, 9.4, 65, 3725)] == ["0s", "9s", "1:05", "1:02:05"]
+
+
+# --------------------------------------------------------------------------------------------
+# The operator's tools: the example config, `feedsvc parse`, adapting the profile
+
+
+def run_feedsvc(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    return subprocess.run(
+        [str(FEEDSVC), *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_livesite_example_config_reads_the_live_site() -> None:
+    settings = load_settings(ROOT / "config" / "examples" / "live.toml", env={})
+    (src,) = settings.sources
+    assert (src.kind, src.snapshot, src.url) == ("html", "", "https://baohoabinh.com.vn/")
+    result = run_feedsvc(
+        "--config", str(ROOT / "config" / "examples" / "live.toml"), "check-config"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_livesite_cli_parse_shows_fields_and_fallback_warnings() -> None:
+    result = run_feedsvc("parse", str(CASES_DIR / "redesign-fallbacks.htm"))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["kind"] == "article"
+    assert out["lead"].startswith("Năm 2025, tỉnh Hòa Bình đón 3 triệu")
+    assert out["captions"] == ["Du khách tham quan hồ Hòa Bình. Ảnh: T.H"]
+    assert out["images"] == ["https://baohoabinh.com.vn/NewsImg/12_2025/300016_dulich.jpg"]
+    warned = {w.split(":", 1)[0] for w in out["warnings"]}
+    assert warned == {"[article] body", "[article] title", "[article] date"}
+
+
+def test_livesite_cli_parse_reads_a_listing_file() -> None:
+    page = next((ROOT / "feedsvc" / "demo" / "site" / "11" / "page" / "1").glob("*.htm"))
+    result = run_feedsvc("parse", str(page))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["kind"] == "listing" and out["warnings"] == []
+    assert out["url"] == "https://baohoabinh.com.vn/11/page/1/CHINH-TRI.htm"
+    assert all(item["id"].startswith("tag:baohoabinh.com.vn,2006:") for item in out["items"])
+    assert all(item["published"].endswith("+07:00") for item in out["items"])
+
+
+def test_livesite_redesign_is_fixed_by_a_profile_edit(tmp_path: Path) -> None:
+    """docs/layout-profiles.md's worked example: three selectors first, no warnings left."""
+    head, article = PROFILE.read_text(encoding="utf-8").split("\n[article]\n")
+    for key, new in (
+        ("title", "//h1[contains(@class, 'post-title')]"),
+        ("date", "//span[contains(@class, 'post-time')]"),
+        ("body", "//div[contains(@class, 'post-body')]"),
+    ):
+        article = re.sub(rf"^{key} = \[", f'{key} = ["{new}", ', article, count=1, flags=re.M)
+    edited = tmp_path / "edited.toml"
+    edited.write_text(head + "\n[article]\n" + article, encoding="utf-8")
+    page = (CASES_DIR / "redesign-fallbacks.htm").read_text(encoding="utf-8")
+    url = "https://baohoabinh.com.vn/13/300016/Hoa-Binh-don-3-trieu-luot-khach.htm"
+    before = extract_article(load_profile(PROFILE), page, url)
+    after = extract_article(load_profile(edited), page, url)
+    assert before.warnings and after.warnings == []
+    assert after.raw.title == before.raw.title
+    assert after.raw.published == before.raw.published
+    assert after.raw.body_html.count("<p>") == before.raw.body_html.count("<p>")
