@@ -35,11 +35,13 @@ The rules, by class of name:
    Minh, Phương Lâm) counts only after an administrative prefix of a type the unit really had in
    some period ("xã", "phường", "thị trấn"), in a list that follows such a prefix ("các xã Tân
    Lập, Tự Do và Ngọc Sơn"; never for a province name like Hòa Bình), or when qualified by one
-   of our districts ("Tân Lập (Lạc Sơn)", "xã Tân Lập, huyện Lạc Sơn"). A capital letter never
-   suffices: sentence and headline starts are capitalised too.
+   of our districts ("Tân Lập (Lạc Sơn)", "xã Tân Lập, huyện Lạc Sơn") or by the province
+   ("Kỳ Sơn (Hòa Bình)"; "(Phú Thọ)" for a 2025 name). A capital letter never suffices:
+   sentence and headline starts are capitalised too.
 5. Names shared by more than one district in any period (computed from the data: see
    ``Gazetteer.ambiguous_names``) count only when qualified by one of those districts
-   ("xã Cao Sơn (Đà Bắc)"); a prefix alone is not enough.
+   ("xã Cao Sơn (Đà Bắc)"), or by Phú Thọ when the 2025 unit of that name belongs to one
+   district ("xã Cao Sơn (tỉnh Phú Thọ)"); a prefix alone is not enough.
 6. A name qualified as belonging elsewhere is refused: "huyện Kỳ Sơn (Nghệ An)", "xã Tân Minh,
    huyện Sóc Sơn", "Kỳ Sơn, Tương Dương (Nghệ An)" (a parenthesis after a list covers the whole
    list), "(Phú Thọ)" after a pre-2025 name. "(Phú Thọ)" or "tỉnh Phú Thọ" after a name that
