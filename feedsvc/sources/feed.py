@@ -39,7 +39,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -1104,12 +1105,12 @@ class FeedSource:
         self,
         *,
         deadline: float | None = None,
+        known: Callable[[Sequence[str]], AbstractSet[str]] | None = None,
         max_pages: int | None = None,
-        known: Callable[[str], bool] | None = None,
     ) -> list[ArticleRef]:
         """The feed's items, newest first; [] with ``not_modified`` set on a 304.
 
-        ``max_pages`` and ``known`` (the HTML source's paging) mean nothing for one document.
+        ``known`` and ``max_pages`` (for paged listings) mean nothing for one document.
         """
         self.not_modified = False
         self.warnings = []
