@@ -117,6 +117,25 @@ class FeedsSettings:
 
 
 @dataclass(frozen=True)
+class CacheSettings:
+    """How feeds are cached: by clients and proxies (Cache-Control) and in each web worker."""
+
+    # -1: the collection interval ([schedule] every_minutes), when new articles can appear.
+    max_age_seconds: int = field(default=-1, metadata=_check(lambda v: v >= -1, "-1 or >= 0"))
+    stale_while_revalidate_seconds: int = field(
+        default=300, metadata=_check(lambda v: v >= 0, "must be >= 0")
+    )
+    stale_if_error_seconds: int = field(
+        default=86_400, metadata=_check(lambda v: v >= 0, "must be >= 0")
+    )
+    max_bytes: int = field(default=32_000_000, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    # 0: ask the store on every request (on SQLite a few microseconds).
+    version_check_seconds: float = field(
+        default=0.0, metadata=_check(lambda v: v >= 0, "must be >= 0")
+    )
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str = ""
     kind: str = field(default="html", metadata=_check(lambda v: v in ("html", "feed"), "html|feed"))
@@ -135,6 +154,7 @@ TABLES: dict[str, type] = {
     "schedule": ScheduleSettings,
     "catalog": CatalogSettings,
     "feeds": FeedsSettings,
+    "cache": CacheSettings,
 }
 
 
@@ -148,6 +168,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     feeds: FeedsSettings = field(default_factory=FeedsSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     sources: tuple[SourceSettings, ...] = ()
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -162,6 +183,14 @@ EXTRA_TABLES: dict[str, type] = {}
 def register_table(name: str, cls: type) -> None:
     """Let a subsystem own a config table without settings.py knowing its business."""
     EXTRA_TABLES[name] = cls
+
+
+def _register_builtin_tables() -> None:
+    """Subsystem tables shipped with feedsvc; imported here, lazily, to keep imports acyclic."""
+    if "fetch" not in EXTRA_TABLES:
+        from .sources.fetch import FetchSettings
+
+        register_table("fetch", FetchSettings)
 
 
 def _type_name(tp: Any) -> str:
@@ -253,6 +282,7 @@ def _resolve_db_url(url: str, base: Path) -> str:
 
 
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    _register_builtin_tables()
     tables = {**TABLES, **EXTRA_TABLES}
     for var, text in env.items():
         if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG:
