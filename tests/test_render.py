@@ -694,3 +694,28 @@ def test_rendered_feed_reports_its_content_type(catalog: Catalog, ctx: FeedConte
     assert got["rss"].content_type == "application/rss+xml; charset=utf-8"
     assert got["atom"].content_type == "application/atom+xml; charset=utf-8"
     assert got["json"].content_type == "application/feed+json; charset=utf-8"
+
+
+# --- wiring -----------------------------------------------------------------------------
+
+
+def test_paper_pages_link_sections_and_all_news_to_the_paper(catalog: Catalog) -> None:
+    pages = paper_pages(
+        catalog, "https://baohoabinh.com.vn/", "/{category_id}/page/1/{listing}.htm"
+    )
+    assert pages["tin-moi-nhat"] == "https://baohoabinh.com.vn/"
+    assert pages["chinh-tri"] == "https://baohoabinh.com.vn/11/page/1/CHINH-TRI.htm"
+    assert "mai-chau" not in pages  # districts: our preview page
+    assert paper_pages(catalog, "https://baohoabinh.com.vn/", "") == {
+        "tin-moi-nhat": "https://baohoabinh.com.vn/"
+    }
+
+
+def test_feeds_settings_check_the_new_keys() -> None:
+    from feedsvc.exceptions import ConfigError
+
+    s = settings_from_dict({"feeds": {"section_page": "/c/{category_id}.htm"}}, env={})
+    assert s.feeds.section_page == "/c/{category_id}.htm"
+    for bad in ({"section_page": "/{nope}.htm"}, {"icon_url": "icon.png"}, {"max_item_bytes": 10}):
+        with pytest.raises(ConfigError, match=r"\[feeds\]"):
+            settings_from_dict({"feeds": bad}, env={})
