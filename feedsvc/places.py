@@ -35,11 +35,13 @@ The rules, by class of name:
    Minh, Phương Lâm) counts only after an administrative prefix of a type the unit really had in
    some period ("xã", "phường", "thị trấn"), in a list that follows such a prefix ("các xã Tân
    Lập, Tự Do và Ngọc Sơn"; never for a province name like Hòa Bình), or when qualified by one
-   of our districts ("Tân Lập (Lạc Sơn)", "xã Tân Lập, huyện Lạc Sơn"). A capital letter never
-   suffices: sentence and headline starts are capitalised too.
+   of our districts ("Tân Lập (Lạc Sơn)", "xã Tân Lập, huyện Lạc Sơn") or by the province
+   ("Kỳ Sơn (Hòa Bình)"; "(Phú Thọ)" for a 2025 name). A capital letter never suffices:
+   sentence and headline starts are capitalised too.
 5. Names shared by more than one district in any period (computed from the data: see
    ``Gazetteer.ambiguous_names``) count only when qualified by one of those districts
-   ("xã Cao Sơn (Đà Bắc)"); a prefix alone is not enough.
+   ("xã Cao Sơn (Đà Bắc)"), or by Phú Thọ when the 2025 unit of that name belongs to one
+   district ("xã Cao Sơn (tỉnh Phú Thọ)"); a prefix alone is not enough.
 6. A name qualified as belonging elsewhere is refused: "huyện Kỳ Sơn (Nghệ An)", "xã Tân Minh,
    huyện Sóc Sơn", "Kỳ Sơn, Tương Dương (Nghệ An)" (a parenthesis after a list covers the whole
    list), "(Phú Thọ)" after a pre-2025 name. "(Phú Thọ)" or "tỉnh Phú Thọ" after a name that
@@ -681,7 +683,7 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
             for entry in name.entries:
                 if after_2025 and not (entry.in_2025 or entry.kind == "district"):
                     continue  # "xã Cao Sơn (Phú Thọ)" is the 2025 commune
-                if _accepts(entry, prefix_kind, inherited, title_colon, ours_district):
+                if _accepts(entry, prefix_kind, inherited, title_colon, qualifier):
                     if entry.kind == "unit" and (prefix_kind or inherited or entry.match == "bare"):
                         accepted.setdefault(entry.district, entry)
                     else:
@@ -709,10 +711,13 @@ def _accepts(
     prefix_kind: str | None,
     inherited: str | None,
     title_colon: bool,
-    ours_district: str | None,
+    qualifier: _Qualifier | None,
 ) -> bool:
-    if ours_district == entry.district and entry.match != "city":
-        return True  # "Tân Lập (Lạc Sơn)"
+    if qualifier is not None and entry.match != "city":
+        if qualifier.verdict == "ours" and qualifier.district in (None, entry.district):
+            return True  # "Tân Lập (Lạc Sơn)", "Kỳ Sơn (Hòa Bình)"
+        if qualifier.verdict == "phu-tho":
+            return True  # "xã Thịnh Minh (Phú Thọ)": only 2025 entries get here
     if entry.match == "bare":
         return True
     if entry.match == "city":

@@ -225,6 +225,14 @@ def test_tag_places_commune_with_its_district_in_parentheses(gaz: Gazetteer) -> 
     assert tags[0] == PlaceTag("lac-son", "xã Tân Lập, huyện Lạc Sơn", "title", "Tân Lập")
 
 
+def test_tag_places_province_qualifier_makes_a_name_ours(gaz: Gazetteer) -> None:
+    assert districts(gaz, "Lũ quét ở Kỳ Sơn (Hòa Bình)") == {CITY}
+    assert districts(gaz, "Nông dân Tân Minh, tỉnh Hòa Bình trồng chè") == {"da-bac"}
+    assert districts(gaz, "Người dân Thịnh Minh (Phú Thọ) làm đường") == {CITY}
+    assert districts(gaz, "Người dân Tân Minh (Phú Thọ) làm đường") == set()  # a 2024 name
+    assert districts(gaz, "Nông dân Cao Sơn (Hòa Bình) trồng chè") == set()  # still shared
+
+
 def test_tag_places_headline_prefix_counts_only_in_the_headline(gaz: Gazetteer) -> None:
     assert districts(gaz, title="Kỳ Sơn: Nông dân trồng cây ăn quả") == {CITY}
     assert districts(gaz, body="Kỳ Sơn: Nông dân trồng cây ăn quả") == set()
