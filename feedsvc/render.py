@@ -100,14 +100,6 @@ _UNWANTED = re.compile(
     + "]"
 )
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-# Markup that leaked into a plain-text field: tags of HTML only, so "<<Mường Hoong>>"
-# (a book title, as some writers quote them) is not mistaken for one.
-_HTML_TAG = re.compile(
-    r"</?(?:a|abbr|b|big|blockquote|br|center|cite|code|del|div|em|font|h[1-6]|hr|i|iframe|img"
-    r"|ins|kbd|li|mark|ol|p|pre|q|s|script|small|span|strike|strong|style|sub|sup|table|tbody"
-    r"|td|th|thead|tr|tt|u|ul|wbr)\b[^<>]*>",
-    re.IGNORECASE,
-)
 # What the feed validator takes for markup in a plain-text element (its nonhtml check):
 # "<" before a letter or "/", and "&word" when the word is an entity name or not a word.
 _LT_MARKUP = re.compile(r"<(?=[A-Za-z/])")
@@ -244,23 +236,29 @@ def clean_text(text: str | None) -> str:
 
 
 def plain_text(text: str | None) -> str:
-    """A plain-text field (title, author, lead, labels): entities decoded, HTML tags gone,
-    one line. What could still read as markup to a validator is spaced out ("a<b" ->
-    "a< b"); quoting with "<<" ">>" becomes « ».
-    """
+    """A plain-text field (title, author, lead, labels): cleaned, entities decoded (upstream
+    text is often escaped twice: "&amp;quot;"), one line. Text that looks like markup stays
+    text: '<img src=x> Tin' is a title like any other, shown as written."""
     text = clean_text(text)
     if "&" in text:
-        for _ in range(3):  # double-escaped text ("&amp;quot;") is common in upstream feeds
+        for _ in range(3):
             unescaped = html.unescape(text)
             if unescaped == text:
                 break
             text = unescaped
         text = clean_text(text)
-        text = _AMP_WORD.sub(_space_entity_like, text)
-    if "<" in text:
-        text = _HTML_TAG.sub(" ", text.replace("<<", "«").replace(">>", "»"))
-        text = _LT_MARKUP.sub("< ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def markup_safe(text: str) -> str:
+    """Plain text for an XML text element: what the feed validator would take for markup
+    there (ContainsHTML, CharacterData) is spaced out: "a<b" -> "a< b", "</b>" -> "< /b>",
+    "&nbsp" (no ";") -> "& nbsp". JSON Feed shows the text unchanged."""
+    if "<" in text:
+        text = _LT_MARKUP.sub("< ", text)
+    if "&" in text:
+        text = _AMP_WORD.sub(_space_entity_like, text)
+    return text
 
 
 def _space_entity_like(m: re.Match[str]) -> str:
@@ -556,7 +554,7 @@ def _add_rss_item(fg: Any, item: _Item) -> None:
     fe = fg.add_entry(order="append")
     try:
         fe.guid(item.id, permalink=False)
-        fe.title(item.title)
+        fe.title(markup_safe(item.title))
         if item.url:
             fe.link(href=item.url)
         fe.description(_description_html(item))
@@ -564,15 +562,15 @@ def _add_rss_item(fg: Any, item: _Item) -> None:
         fe.content(item.content_html.replace("]]>", "]]&gt;"), type="CDATA")
         fe.pubDate(item.published)
         for term, label, scheme in item.categories:
-            fe.category(term=term, label=label, scheme=scheme)
+            fe.category(term=term, label=markup_safe(label), scheme=scheme)
         if item.image and item.image_type:
             # The size of the image is unknown: 0, as the RSS Best Practices Profile says.
             fe.enclosure(url=item.image, length="0", type=item.image_type)
         ext = fe.feedsvc
-        ext.creator = item.author
+        ext.creator = markup_safe(item.author) if item.author else None
         ext.image = item.image
         ext.image_type = item.image_type
-        ext.caption = item.caption
+        ext.caption = markup_safe(item.caption)
     except Exception:
         fg.remove_entry(fe)
         raise
@@ -582,11 +580,11 @@ def _add_atom_entry(fg: Any, item: _Item, updated: datetime) -> None:
     fe = fg.add_entry(order="append")
     try:
         fe.id(item.id)
-        fe.title(item.title)
+        fe.title(markup_safe(item.title))
         fe.updated(updated)
         fe.published(item.published)
         if item.author:
-            fe.author(name=item.author)
+            fe.author(name=markup_safe(item.author))
         links = fe.feedsvc.links
         if item.url:
             links.append({"rel": "alternate", "type": "text/html", "href": item.url})
@@ -596,10 +594,10 @@ def _add_atom_entry(fg: Any, item: _Item, updated: datetime) -> None:
                 enclosure["type"] = item.image_type
             links.append(enclosure)
         if item.summary:
-            fe.summary(item.summary)
+            fe.summary(markup_safe(item.summary))
         fe.content(item.content_html, type="html")
         for term, label, scheme in item.categories:
-            fe.category(term=term, label=label, scheme=scheme)
+            fe.category(term=term, label=markup_safe(label), scheme=scheme)
     except Exception:
         fg.remove_entry(fe)
         raise
