@@ -299,10 +299,10 @@ def uri(url: str | None) -> str | None:
     )
 
 
-def public_id(article_id: str) -> str:
-    """The article's id in every format: kept when it is a canonical URI (ours always are),
-    else wrapped into a tag: URI, so Atom gets a valid id and RSS a guid unique enough."""
-    article_id = clean_text(article_id).strip()
+def atom_id(article_id: str) -> str:
+    """The Atom id of an article: its id when that is a canonical URI (ours always are), else
+    ``tag:baohoabinh.com.vn,2006:item:<percent-encoded id>``: RFC 4287 wants an IRI there,
+    and an upstream guid such as "bai-100" is none. Deterministic, so stable for ever."""
     if (
         _CANONICAL_ID.match(article_id)
         and not _DEFAULT_PORT.match(article_id)
@@ -310,6 +310,14 @@ def public_id(article_id: str) -> str:
     ):
         return article_id
     return ITEM_ID_PREFIX + quote(article_id, safe="")
+
+
+def rss_guid(article_id: str) -> str:
+    """The RSS guid: the id as it is (any string will do), except a short number, which the
+    feed validator calls not unique enough (NotSufficientlyUnique): wrapped as for Atom."""
+    if len(article_id) < 9 and article_id.isdigit():
+        return atom_id(article_id)
+    return article_id
 
 
 def _image_type(url: str) -> str | None:
@@ -390,6 +398,9 @@ def prepare_item(article: Article, ctx: FeedContext) -> _Item:
     if raw_url and not raw_url.startswith(("https://", "http://")):
         raw_url = urljoin(ctx.site_url, raw_url)
     url = uri(raw_url)
+    article_id = clean_text(article.id).strip()
+    if not article_id:
+        raise ValueError("article has no id")
     summary = plain_text(article.summary)
     content = clean_text(article.content_html).strip()
     title = plain_text(article.title)
@@ -407,7 +418,7 @@ def prepare_item(article: Article, ctx: FeedContext) -> _Item:
     published = local(article.published)
     image = uri(article.image)
     return _Item(
-        id=public_id(article.id),
+        id=article_id,
         url=url,
         title=title,
         summary=summary,
@@ -553,7 +564,7 @@ def _feed_generator(scope: Scope, ctx: FeedContext, fmt: Format, self_url: str) 
 def _add_rss_item(fg: Any, item: _Item) -> None:
     fe = fg.add_entry(order="append")
     try:
-        fe.guid(item.id, permalink=False)
+        fe.guid(rss_guid(item.id), permalink=False)
         fe.title(markup_safe(item.title))
         if item.url:
             fe.link(href=item.url)
@@ -579,7 +590,7 @@ def _add_rss_item(fg: Any, item: _Item) -> None:
 def _add_atom_entry(fg: Any, item: _Item, updated: datetime) -> None:
     fe = fg.add_entry(order="append")
     try:
-        fe.id(item.id)
+        fe.id(atom_id(item.id))
         fe.title(markup_safe(item.title))
         fe.updated(updated)
         fe.published(item.published)

@@ -24,10 +24,11 @@ from feedsvc.render import (
     EPOCH,
     FeedContext,
     RenderedFeed,
+    atom_id,
     distinct_updated,
     prepare_item,
-    public_id,
     render_feed,
+    rss_guid,
     uri,
 )
 from feedsvc.service import paper_pages
@@ -662,25 +663,39 @@ def test_shorten_html_falls_back_to_plain_text_for_one_giant_block() -> None:
 @pytest.mark.parametrize(
     "given, expected",
     [
-        ("tag:baohoabinh.com.vn,2006:169105", "tag:baohoabinh.com.vn,2006:169105"),
-        ("https://partner.example/2024/04/bai-viet", "https://partner.example/2024/04/bai-viet"),
+        ("tag:baohoabinh.com.vn,2006:169105", None),
+        ("https://partner.example/2024/04/bai-viet", None),
         ("urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427", None),
         ("12345", "item:12345"),
+        ("bai-100", "item:bai-100"),
         ("HTTP://Partner.Example/a", "item:HTTP%3A%2F%2FPartner.Example%2Fa"),
         ("https://partner.example:443/a", "item:https%3A%2F%2Fpartner.example%3A443%2Fa"),
         ("bài viết 7", "item:b%C3%A0i%20vi%E1%BA%BFt%207"),
     ],
 )  # fmt: skip
-def test_public_id_keeps_canonical_uris_and_wraps_the_rest(
-    given: str, expected: str | None
-) -> None:
+def test_atom_id_keeps_canonical_uris_and_wraps_the_rest(given: str, expected: str | None) -> None:
     """expected: None = kept as given; "item:..." = wrapped under our tag: prefix."""
-    if expected is None:
-        assert public_id(given) == given
-    elif expected.startswith("item:"):
-        assert public_id(given) == render.TAG_PREFIX + expected
-    else:
-        assert public_id(given) == expected
+    assert atom_id(given) == (given if expected is None else render.TAG_PREFIX + expected)
+
+
+def test_rss_guid_is_the_id_unless_a_short_number() -> None:
+    assert rss_guid("bai-100") == "bai-100"
+    assert rss_guid("https://partner.example/a b") == "https://partner.example/a b"
+    assert rss_guid("123456789") == "123456789"
+    assert rss_guid("12345") == "tag:baohoabinh.com.vn,2006:item:12345"
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_render_upstream_id_in_each_format(
+    catalog: Catalog, ctx: FeedContext, fmt: render.Format
+) -> None:
+    body = render_feed(catalog.lookup("tin-moi-nhat"), [article(id="bai-100")], ctx, fmt).body
+    got = (
+        json.loads(body)["items"][0]["id"]
+        if fmt == "json"
+        else feedparser.parse(body).entries[0].id
+    )
+    assert got == ("tag:baohoabinh.com.vn,2006:item:bai-100" if fmt == "atom" else "bai-100")
 
 
 @pytest.mark.parametrize(
