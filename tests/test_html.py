@@ -366,3 +366,15 @@ def test_parse_article_header_clock_is_not_the_date() -> None:
     )
     raw = parse_article(load_profile(PROFILE), page, ARTICLE_URL)
     assert (raw.published, raw.date_source) == (None, "discovered")
+
+
+def test_parse_article_image_box_caption_without_a_class() -> None:
+    page = body_page(
+        '<table align="center"><tr><td><img src="/NewsImg/5_2024/1_a.jpg"></td></tr>'
+        "<tr><td><em>Chú thích không có lớp. Ảnh: P.V</em></td></tr></table>"
+        '<p style="text-align:center">Chú thích không có lớp. Ảnh: P.V</p>'
+        "<p>(HBĐT) - Lời dẫn.</p>"
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.captions == ["Chú thích không có lớp. Ảnh: P.V"]
+    assert found.raw.body_html.count("Chú thích không có lớp") == 1
