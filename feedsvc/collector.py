@@ -92,7 +92,7 @@ def collect_source(
     result = CollectResult(source=source.name)
     deadline = time.monotonic() + deadline_s
     try:
-        kwargs: dict[str, object] = {"deadline": deadline}
+        kwargs: dict[str, object] = {"deadline": deadline, "known": pipe.store.known_ids}
         if max_pages is not None:
             kwargs["max_pages"] = max_pages
         refs = source.list_latest(**kwargs)  # type: ignore[arg-type]
@@ -101,6 +101,10 @@ def collect_source(
         log.warning("collect source=%s stage=list error=%s", source.name, e)
         return result
     result.seen = len(refs)
+    if not refs and getattr(source, "not_modified", False):  # a 304: nothing new, no alarm
+        result.not_modified = True
+        log.info("collect source=%s not modified", source.name)
+        return result
     todo = pipe.store.needs_fetch(refs)
     result.unchanged = len(refs) - len(todo)
     for i, ref in enumerate(todo, 1):
