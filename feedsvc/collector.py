@@ -92,7 +92,7 @@ def collect_source(
     result = CollectResult(source=source.name)
     deadline = time.monotonic() + deadline_s
     try:
-        kwargs: dict[str, object] = {"deadline": deadline}
+        kwargs: dict[str, object] = {"deadline": deadline, "known": pipe.store.known_ids}
         if max_pages is not None:
             kwargs["max_pages"] = max_pages
         refs = source.list_latest(**kwargs)  # type: ignore[arg-type]

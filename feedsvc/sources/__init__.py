@@ -7,7 +7,8 @@ so the bundled demo snapshot goes through the production parser.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Protocol
 
 from ..catalog import Catalog
@@ -19,8 +20,19 @@ from ..settings import Settings, SourceSettings
 class Source(Protocol):
     name: str
 
-    def list_latest(self, *, deadline: float | None = None) -> list[ArticleRef]:
-        """Newest first. An empty list from a source that used to list articles is an alarm."""
+    def list_latest(
+        self,
+        *,
+        deadline: float | None = None,
+        known: Callable[[Sequence[str]], AbstractSet[str]] | None = None,
+        max_pages: int | None = None,
+    ) -> list[ArticleRef]:
+        """Newest first. An empty list from a source that used to list articles is an alarm.
+
+        ``known`` answers which of some ids the store already has (a paged listing stops
+        where they begin); ``max_pages`` asks a paged listing for a backfill of that many
+        pages. A source without pages ignores both.
+        """
         ...
 
     def fetch(self, ref: ArticleRef, *, deadline: float | None = None) -> RawArticle: ...
