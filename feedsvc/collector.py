@@ -101,6 +101,10 @@ def collect_source(
         log.warning("collect source=%s stage=list error=%s", source.name, e)
         return result
     result.seen = len(refs)
+    if not refs and getattr(source, "not_modified", False):  # a 304: nothing new, no alarm
+        result.not_modified = True
+        log.info("collect source=%s not modified", source.name)
+        return result
     todo = pipe.store.needs_fetch(refs)
     result.unchanged = len(refs) - len(todo)
     for i, ref in enumerate(todo, 1):

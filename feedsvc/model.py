@@ -99,6 +99,7 @@ class CollectResult:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     error: str | None = None  # the source as a whole failed
+    not_modified: bool = False  # the upstream answered 304: nothing to do
 
     @property
     def ok(self) -> bool:
