@@ -20,7 +20,8 @@ class Source(Protocol):
     name: str
 
     def list_latest(self, *, deadline: float | None = None) -> list[ArticleRef]:
-        """Newest first. An empty list from a source that used to list articles is an alarm."""
+        """Newest first. An empty list is an alarm (the layout changed?), unless the source
+        sets ``self.not_modified = True`` first (its upstream answered 304)."""
         ...
 
     def fetch(self, ref: ArticleRef, *, deadline: float | None = None) -> RawArticle: ...
