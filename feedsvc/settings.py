@@ -206,6 +206,14 @@ def register_table(name: str, cls: type) -> None:
     EXTRA_TABLES[name] = cls
 
 
+def _register_builtin_tables() -> None:
+    """Subsystem tables shipped with feedsvc; imported here, lazily, to keep imports acyclic."""
+    if "fetch" not in EXTRA_TABLES:
+        from .sources.fetch import FetchSettings
+
+        register_table("fetch", FetchSettings)
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
@@ -295,6 +303,7 @@ def _resolve_db_url(url: str, base: Path) -> str:
 
 
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    _register_builtin_tables()
     tables = {**TABLES, **EXTRA_TABLES}
     for var, text in env.items():
         if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG:

@@ -122,3 +122,13 @@ def test_settings_env_errors_name_the_variable() -> None:
         settings_from_dict({}, env={"FEEDSVC_SCHEDULE_EVERY_MINUTES": "soon"})
     with pytest.raises(ConfigError, match="FEEDSVC_DATABASE_URI"):
         settings_from_dict({}, env={"FEEDSVC_DATABASE_URI": "x"})
+
+
+def test_settings_fetch_table_is_known_and_checked(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.toml", {"fetch": {"min_delay_seconds": 2.5}})
+    s = load_settings(path, env={"FEEDSVC_FETCH_RETRIES": "4"})
+    assert s.extra["fetch"].min_delay_seconds == 2.5
+    assert s.extra["fetch"].retries == 4
+    bad = write_config(tmp_path / "bad.toml", {"fetch": {"min_delay": 2}})
+    with pytest.raises(ConfigError, match=r"bad.toml: \[fetch\]\.min_delay: unknown key"):
+        load_settings(bad, env={})
