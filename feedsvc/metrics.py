@@ -21,15 +21,9 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .exceptions import FeedsvcError
@@ -197,13 +191,17 @@ class _Delegate:
         return self.registry.collect()
 
 
-def exposition(store: Store, sources: Sequence[str]) -> tuple[bytes, str]:
+def exposition(store: Store, sources: Sequence[str], accept: str = "") -> tuple[bytes, str]:
     """The /metrics body and its content type: this process's (or, in multiprocess mode,
-    every worker's) web figures, plus the collection figures from the store."""
+    every worker's) web figures, plus the collection figures from the store.
+
+    The format follows the scraper's Accept header (Prometheus text 0.0.4 by default,
+    OpenMetrics when asked for)."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_mode():
         MultiProcessCollector(registry)
     else:
         registry.register(_Delegate(REGISTRY))
     registry.register(StoreCollector(store, sources))
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    encode, content_type = choose_encoder(accept)
+    return encode(registry), content_type

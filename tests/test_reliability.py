@@ -582,3 +582,162 @@ def test_create_app_starts_no_scheduler(make_settings: Callable[..., Settings]) 
     create_app(make_settings())
     after = {t.name for t in threading.enumerate()}
     assert not any("APScheduler" in t or "apscheduler" in t.lower() for t in after - before)
+
+
+# -- /metrics -------------------------------------------------------------------------------------
+
+
+def metric_value(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in a Prometheus text exposition, or None."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None
+
+
+def test_metrics_counts_requests_by_route_and_reads_collections_from_the_store(
+    app: Flask, service: Service
+) -> None:
+    client = app.test_client()
+    before = client.get("/metrics").get_data(as_text=True)
+    route = {"route": "/feeds/<slug>.<ext>", "method": "GET", "status": "200"}
+    n0 = metric_value(before, "feedsvc_http_requests_total", **route) or 0
+    assert metric_value(before, "feedsvc_collections_total", source="baohoabinh") == 0
+    service.collect()
+    for slug in ("tin-moi-nhat", "mai-chau", "kinh-te"):
+        assert client.get(f"/feeds/{slug}.xml").status_code == 200
+    assert client.get("/feeds/khong-co.xml").status_code == 404
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.content_type.startswith("text/plain; version=0.0.4")
+    text = resp.get_data(as_text=True)
+    assert metric_value(text, "feedsvc_http_requests_total", **route) == n0 + 3
+    assert metric_value(
+        text, "feedsvc_http_requests_total", route="/feeds/<slug>.<ext>", status="404"
+    )
+    assert metric_value(
+        text, "feedsvc_http_request_duration_seconds_count", route="/feeds/<slug>.<ext>"
+    )
+    assert metric_value(text, "feedsvc_store_up") == 1
+    assert metric_value(text, "feedsvc_collections_total", source="baohoabinh") == 1
+    assert metric_value(text, "feedsvc_collection_failures_total", source="baohoabinh") == 0
+    assert (
+        metric_value(text, "feedsvc_collected_articles_total", source="baohoabinh", status="new")
+        == 48
+    )
+    assert metric_value(text, "feedsvc_articles", status="visible") == 48
+    assert metric_value(text, "feedsvc_source_broken", source="baohoabinh") == 0
+    assert metric_value(text, "feedsvc_collector_lease_held") == 0
+    assert (metric_value(text, "feedsvc_source_last_success_timestamp_seconds") or 0) > 0
+
+
+def test_metrics_render_cache_counter() -> None:
+    from prometheus_client import REGISTRY
+
+    from feedsvc import metrics
+
+    def count(result: str) -> float:
+        return REGISTRY.get_sample_value("feedsvc_render_cache_total", {"result": result}) or 0
+
+    hits, misses = count("hit"), count("miss")
+    metrics.render_cache(True)
+    metrics.render_cache(False)
+    metrics.render_cache(True)
+    assert (count("hit"), count("miss")) == (hits + 2, misses + 1)
+
+
+def test_metrics_only_for_allowed_networks(make_settings: Callable[..., Settings]) -> None:
+    app = create_app(make_settings())
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 200  # 127.0.0.1
+    outside = client.get("/metrics", environ_overrides={"REMOTE_ADDR": "203.0.113.9"})
+    assert outside.status_code == 403
+    assert b"[metrics] allow" in outside.data
+    assert client.get("/metrics", environ_overrides={"REMOTE_ADDR": "::1"}).status_code == 200
+    app = create_app(make_settings(metrics={"allow": ["10.0.0.0/8", "2001:db8::/32"]}))
+    client = app.test_client()
+    assert client.get("/metrics", environ_overrides={"REMOTE_ADDR": "10.2.3.4"}).status_code == 200
+    assert (
+        client.get("/metrics", environ_overrides={"REMOTE_ADDR": "2001:db8::7"}).status_code == 200
+    )
+    assert client.get("/metrics").status_code == 403  # loopback is no longer listed
+
+
+def test_metrics_bad_network_in_config_is_a_config_error(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from feedsvc.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[metrics\]\.allow"):
+        make_settings(metrics={"allow": ["10.0.0.0/33"]})
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> Any:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    feedsvc = Path(sys.executable).parent / "feedsvc"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(feedsvc), *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
+
+
+def test_cli_collect_exits_75_while_another_collector_holds_the_lease(
+    settings: Settings, clock: Clock
+) -> None:
+    from datetime import UTC
+
+    store = Store(settings.database.url)
+    holder = f"{socket.gethostname()}:{os.getpid()}:pytest"  # this process: alive
+    store.acquire_lease(holder, 300, now=datetime.now(UTC))
+    config = str(settings.path)
+    result = cli("--config", config, "collect")
+    assert result.returncode == 75, result.stderr
+    assert "another collector holds the lease" in result.stderr and holder in result.stderr
+    assert "--wait" in result.stderr
+    result = cli("--config", config, "collect", "--wait", "0.3")
+    assert result.returncode == 75
+    assert store.latest(ALL, 10) == []
+    store.release_lease(holder)
+    result = cli("--config", config, "collect")
+    assert result.returncode == 0, result.stderr
+    assert store.lease() is None
+
+
+def test_cli_hide_and_unhide_record_who_and_why(settings: Settings) -> None:
+    config = str(settings.path)
+    assert cli("--config", config, "collect").returncode == 0
+    store = Store(settings.database.url)
+    aid = "tag:baohoabinh.com.vn,2006:169105"
+    n = len(store.latest(ALL, 100))
+    result = cli("--config", config, "hide", "169105", "--reason", "đính chính", "--by", "bientap")
+    assert result.returncode == 0, result.stderr
+    assert "hidden from every feed" in result.stdout
+    assert aid not in {a.id for a in store.latest(ALL, 100)}
+    assert len(store.latest(ALL, 100)) == n - 1
+    result = cli("--config", config, "unhide", aid, "--by", "thuky")
+    assert result.returncode == 0 and "back in its feeds" in result.stdout
+    assert aid in {a.id for a in store.latest(ALL, 100)}
+    assert [(e.action, e.actor, e.reason) for e in store.events(aid)] == [
+        ("unhide", "thuky", ""),
+        ("hide", "bientap", "đính chính"),
+    ]
+    missing = cli("--config", config, "hide", "99999999")
+    assert missing.returncode == 1 and "no such article" in missing.stderr
+
+
+def test_cli_health_prints_the_healthz_document(settings: Settings) -> None:
+    import json
+
+    result = cli("--config", str(settings.path), "health")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["sources"]["baohoabinh"]["status"] == "never"

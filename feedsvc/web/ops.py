@@ -187,7 +187,9 @@ def metrics_view() -> Response:
             mimetype="text/plain",
         )
     body, content_type = metrics.exposition(
-        service.store, [s.name for s in service.settings.sources]
+        service.store,
+        [s.name for s in service.settings.sources],
+        request.headers.get("Accept", ""),
     )
     resp = Response(body, content_type=content_type)
     resp.headers["Cache-Control"] = "no-store"
