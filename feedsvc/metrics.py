@@ -11,15 +11,21 @@ Two kinds of figures, because the collector is another process than the web work
   the store, written by the collector; ``StoreCollector`` reads them at scrape time, so they
   are right whichever process answers and whether or not the collector runs.
 
-Other modules only call the small functions below (``render_cache``, ``observe_request``);
-nothing else here is imported outside web/ops.py.
+Requests are counted by ``RequestMetrics``, a WSGI middleware around the whole app (the
+feeds' fast path answers before Flask, so Flask hooks would miss most requests); it also
+counts the render cache's answers from the ``X-Cache`` header the feeds set. Other modules
+may call ``render_cache()`` and ``observe_request()``; nothing else here is imported outside
+web/ops.py.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -50,9 +56,10 @@ RENDER_CACHE = Counter(
 )
 
 
-def render_cache(hit: bool) -> None:
-    """Count one render cache lookup (called by the feeds view / render cache)."""
-    RENDER_CACHE.labels("hit" if hit else "miss").inc()
+def render_cache(hit: bool | str) -> None:
+    """Count one render cache lookup: a hit, a miss, or ``"stale"`` (served while the store
+    is down)."""
+    RENDER_CACHE.labels(hit if isinstance(hit, str) else "hit" if hit else "miss").inc()
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
@@ -179,6 +186,70 @@ class StoreCollector:
         )
         held.add_metric([], 1 if lease is not None and not lease.expired(now) else 0)
         yield held
+
+
+ROUTE_KEY = "feedsvc.route"  # set in the WSGI environ by Flask for the routes it matched
+FEED_ROUTE = "/feeds/<slug>.<ext>"
+_FEED_PATH_RE = re.compile(r"/feeds/[a-z0-9-]+\.(?:xml|atom|json)")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+_CACHE_STATES = {"HIT": "hit", "MISS": "miss", "STALE": "stale"}
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class RequestMetrics:
+    """WSGI middleware: counts every request by route pattern, method and status, times it,
+    and counts the render cache's answers (``X-Cache``). A few microseconds a request: the
+    label children are looked up once and kept."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._cache_children = {v: RENDER_CACHE.labels(v) for v in _CACHE_STATES.values()}
+
+    def _child(self, route: str, method: str, status: str) -> tuple[Any, Any]:
+        key = (route, method, status)
+        found = self._children.get(key)
+        if found is None:
+            found = (REQUESTS.labels(route, method, status), LATENCY.labels(route, method))
+            self._children[key] = found
+        return found
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        t0 = time.perf_counter()
+        seen: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            seen[:] = (status, headers)
+            return start_response(status, headers, *exc)
+
+        try:
+            return self.app(environ, capture)
+        finally:
+            elapsed = time.perf_counter() - t0
+            status = seen[0][:3] if seen else "500"
+            route = environ.get(ROUTE_KEY)
+            if route is None:
+                route = (
+                    FEED_ROUTE
+                    if _FEED_PATH_RE.fullmatch(environ.get("PATH_INFO", ""))
+                    else "(unmatched)"
+                )
+            method = environ.get("REQUEST_METHOD", "GET")
+            if method not in _METHODS:
+                method = "other"
+            counter, histogram = self._child(route, method, status)
+            counter.inc()
+            histogram.observe(elapsed)
+            if seen and route == FEED_ROUTE:
+                for name, value in reversed(seen[1]):
+                    if name == "X-Cache":
+                        child = self._cache_children.get(_CACHE_STATES.get(value, ""))
+                        if child is not None:
+                            child.inc()
+                        break
 
 
 class _Delegate:

@@ -151,6 +151,25 @@ class FeedsSettings:
 
 
 @dataclass(frozen=True)
+class CacheSettings:
+    """How feeds are cached: by clients and proxies (Cache-Control) and in each web worker."""
+
+    # -1: the collection interval ([schedule] every_minutes), when new articles can appear.
+    max_age_seconds: int = field(default=-1, metadata=_check(lambda v: v >= -1, "-1 or >= 0"))
+    stale_while_revalidate_seconds: int = field(
+        default=300, metadata=_check(lambda v: v >= 0, "must be >= 0")
+    )
+    stale_if_error_seconds: int = field(
+        default=86_400, metadata=_check(lambda v: v >= 0, "must be >= 0")
+    )
+    max_bytes: int = field(default=32_000_000, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    # 0: ask the store on every request (on SQLite a few microseconds).
+    version_check_seconds: float = field(
+        default=0.0, metadata=_check(lambda v: v >= 0, "must be >= 0")
+    )
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str = ""
     kind: str = field(default="html", metadata=_check(lambda v: v in ("html", "feed"), "html|feed"))
@@ -169,6 +188,7 @@ TABLES: dict[str, type] = {
     "schedule": ScheduleSettings,
     "catalog": CatalogSettings,
     "feeds": FeedsSettings,
+    "cache": CacheSettings,
     "collector": CollectorSettings,
     "retention": RetentionSettings,
     "metrics": MetricsSettings,
@@ -186,6 +206,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     feeds: FeedsSettings = field(default_factory=FeedsSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     collector: CollectorSettings = field(default_factory=CollectorSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
