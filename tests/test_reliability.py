@@ -605,16 +605,22 @@ def test_metrics_counts_requests_by_route_and_reads_collections_from_the_store(
     before = client.get("/metrics").get_data(as_text=True)
     route = {"route": "/feeds/<slug>.<ext>", "method": "GET", "status": "200"}
     n0 = metric_value(before, "feedsvc_http_requests_total", **route) or 0
+    hits0 = metric_value(before, "feedsvc_render_cache_total", result="hit") or 0
+    misses0 = metric_value(before, "feedsvc_render_cache_total", result="miss") or 0
     assert metric_value(before, "feedsvc_collections_total", source="baohoabinh") == 0
     service.collect()
-    for slug in ("tin-moi-nhat", "mai-chau", "kinh-te"):
+    for slug in ("tin-moi-nhat", "mai-chau", "tin-moi-nhat"):
         assert client.get(f"/feeds/{slug}.xml").status_code == 200
     assert client.get("/feeds/khong-co.xml").status_code == 404
+    assert client.get("/healthz").status_code == 200
     resp = client.get("/metrics")
     assert resp.status_code == 200
     assert resp.content_type.startswith("text/plain; version=0.0.4")
     text = resp.get_data(as_text=True)
     assert metric_value(text, "feedsvc_http_requests_total", **route) == n0 + 3
+    assert metric_value(text, "feedsvc_render_cache_total", result="miss") == misses0 + 2
+    assert metric_value(text, "feedsvc_render_cache_total", result="hit") == hits0 + 1
+    assert metric_value(text, "feedsvc_http_requests_total", route="/healthz", status="200")
     assert metric_value(
         text, "feedsvc_http_requests_total", route="/feeds/<slug>.<ext>", status="404"
     )
