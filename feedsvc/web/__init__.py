@@ -23,9 +23,10 @@ def build_app(settings: Settings | None = None) -> Flask:
     service.store.init()
     app.extensions[EXTENSION_KEY] = service
 
-    from . import feeds, ops, pages
+    from . import feeds, ops, pages, security
 
     app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ops.bp)
+    security.init_app(app)
     return app
