@@ -21,7 +21,6 @@ web/ops.py.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -190,7 +189,7 @@ class StoreCollector:
 
 ROUTE_KEY = "feedsvc.route"  # set in the WSGI environ by Flask for the routes it matched
 FEED_ROUTE = "/feeds/<slug>.<ext>"
-_FEED_PATH_RE = re.compile(r"/feeds/[a-z0-9-]+\.(?:xml|atom|json)")
+_FEED_SUFFIXES = (".xml", ".atom", ".json")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 _CACHE_STATES = {"HIT": "hit", "MISS": "miss", "STALE": "stale"}
 
@@ -228,28 +227,30 @@ class RequestMetrics:
         try:
             return self.app(environ, capture)
         finally:
-            elapsed = time.perf_counter() - t0
-            status = seen[0][:3] if seen else "500"
-            route = environ.get(ROUTE_KEY)
-            if route is None:
-                route = (
-                    FEED_ROUTE
-                    if _FEED_PATH_RE.fullmatch(environ.get("PATH_INFO", ""))
-                    else "(unmatched)"
-                )
-            method = environ.get("REQUEST_METHOD", "GET")
-            if method not in _METHODS:
-                method = "other"
-            counter, histogram = self._child(route, method, status)
-            counter.inc()
-            histogram.observe(elapsed)
-            if seen and route == FEED_ROUTE:
-                for name, value in reversed(seen[1]):
-                    if name == "X-Cache":
-                        child = self._cache_children.get(_CACHE_STATES.get(value, ""))
-                        if child is not None:
-                            child.inc()
-                        break
+            self._record(environ, seen, time.perf_counter() - t0)
+
+    def _record(self, environ: dict[str, Any], seen: list[Any], elapsed: float) -> None:
+        route = environ.get(ROUTE_KEY)
+        if route is None:  # not through Flask's routing: the feeds' fast path, or no match
+            path = environ.get("PATH_INFO", "")
+            feed = path.startswith("/feeds/") and path.endswith(_FEED_SUFFIXES)
+            route = FEED_ROUTE if feed else "(unmatched)"
+        method = environ.get("REQUEST_METHOD", "GET")
+        status = seen[0][:3] if seen else "500"
+        found = self._children.get((route, method, status))
+        if found is None:
+            found = self._child(route, method if method in _METHODS else "other", status)
+            self._children[(route, method, status)] = found
+        found[0].inc()
+        found[1].observe(elapsed)
+        if route is FEED_ROUTE or route == FEED_ROUTE:
+            headers = seen[1] if seen else ()
+            for name, value in reversed(headers):  # X-Cache comes last
+                if name == "X-Cache":
+                    child = self._cache_children.get(_CACHE_STATES.get(value, ""))
+                    if child is not None:
+                        child.inc()
+                    break
 
 
 class _Delegate:
