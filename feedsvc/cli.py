@@ -267,11 +267,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if args.file:
         text = Path(args.file).read_text(encoding="utf-8")
     else:
-        text = sys.stdin.read()
+        text = sys.stdin.buffer.read().decode("utf-8")  # whatever the locale says
     lines = text.strip().split("\n", 1)
     title, body = lines[0], (lines[1] if len(lines) > 1 else "")
     tags = tag_places(gaz, title=title, body=body)
-    print(format_tags(tags) if tags else "(no district)")
+    print(format_tags(tags, dict(gaz.districts)) if tags else "(no district)")
     return EXIT_OK
 
 

@@ -1,32 +1,853 @@
-"""TEMPORARY STUB until district tagging lands (issue 8)."""
+"""District tagging: which of Hòa Bình's ten districts an article is about, with the evidence.
+
+A reader of the Mai Châu feed wants every article about Mai Châu and nothing else, so a wrong
+tag (noise in a local feed) costs more than a missed one. Vietnamese place names are often
+ordinary words ("Đoàn Kết", "Tự Do", "Hòa Bình") or names shared by several districts, so the
+rules below decide, per class of name, what context makes a name a place of ours.
+
+Matching form. Every input is NFC-normalised (decomposed NFD text works), then folded to a
+same-length "match form": lower case, every kind of space a plain space, old and new tone
+placement made equal (Hoà = Hòa, Thuỷ = Thủy, Khoẻ = Khỏe) and a final y after a consonant made
+i (Lạc Sỹ = Lạc Sĩ, Kỳ Sơn = Kì Sơn). Because the folding keeps every character at its place,
+the evidence is cut from the text as written. Other spellings (Mỵ Hòa for Mi Hòa, Xăm Khòe for
+Săm Khóe) are aliases in config/place_aliases.toml. Words may be separated by several spaces.
+
+One compiled matcher. All names of every period (2024 units, their pre-2020 names, units
+absorbed before 2020, Kỳ Sơn district, the 2025 successor communes, aliases and landmarks) are
+folded and compiled once into a single regular expression shaped like a trie of syllables, so
+an article is scanned once per field whatever the size of the gazetteer. The few hits are then
+judged by the rules, looking only at the words around each hit.
+
+The rules, by class of name:
+
+1. District names (Đà Bắc, Lương Sơn, Kim Bôi, Cao Phong, Tân Lạc, Mai Châu, Lạc Sơn, Yên Thủy,
+   Lạc Thủy) count on their own, with or without "huyện". A 2025 commune of the same name ("xã
+   Kim Bôi", "xã Lạc Sơn") maps to the same district.
+2. The city: "thành phố Hòa Bình", "TP Hòa Bình", "TP. Hòa Bình", "Thành ủy Hòa Bình", "TPHB",
+   any ward of the city, and (before 2020) Kỳ Sơn district. "Hòa Bình" alone is the province
+   (or the lake, the dam, the paper) and tags nothing; "xã/phường Hòa Bình" are units of the
+   city. Kỳ Sơn counts only as "huyện/thị trấn/phường Kỳ Sơn", in a list after such a prefix,
+   or as a headline prefix "Kỳ Sơn: ..." (Nghệ An has a Kỳ Sơn district too).
+3. Commune, ward and town names listed as `bare` in config/place_aliases.toml (distinctive local
+   names: Vạn Mai, Pà Cò, Mường Động ...) count on their own.
+4. Every other unit name (the default: ordinary words such as Đoàn Kết, Độc Lập, Tự Do, Tân Lập,
+   Định Cư, and generic names shared with people and places elsewhere such as Thanh Sơn, Tân
+   Minh, Phương Lâm) counts only after an administrative prefix of a type the unit really had in
+   some period ("xã", "phường", "thị trấn"), in a list that follows such a prefix ("các xã Tân
+   Lập, Tự Do và Ngọc Sơn"; never for a province name like Hòa Bình), or when qualified by one
+   of our districts ("Tân Lập (Lạc Sơn)", "xã Tân Lập, huyện Lạc Sơn") or by the province
+   ("Kỳ Sơn (Hòa Bình)"; "(Phú Thọ)" for a 2025 name). A capital letter never suffices:
+   sentence and headline starts are capitalised too.
+5. Names shared by more than one district in any period (computed from the data: see
+   ``Gazetteer.ambiguous_names``) count only when qualified by one of those districts
+   ("xã Cao Sơn (Đà Bắc)"), or by Phú Thọ when the 2025 unit of that name belongs to one
+   district ("xã Cao Sơn (tỉnh Phú Thọ)"); a prefix alone is not enough.
+6. A name qualified as belonging elsewhere is refused: "huyện Kỳ Sơn (Nghệ An)", "xã Tân Minh,
+   huyện Sóc Sơn", "Kỳ Sơn, Tương Dương (Nghệ An)" (a parenthesis after a list covers the whole
+   list), "(Phú Thọ)" after a pre-2025 name. "(Phú Thọ)" or "tỉnh Phú Thọ" after a name that
+   exists from July 2025 is ours (the province was merged into Phú Thọ). Names with a known
+   namesake of the same kind elsewhere (`elsewhere` in place_aliases.toml, e.g. Kỳ Sơn in Nghệ
+   An) are refused in an article that mentions that province unless qualified as ours.
+7. Every name must be written capitalised (the first letter of its last word), whatever the
+   prefix: "xã tân lập" is "a newly formed commune", not Tân Lập.
+8. A bare name right after a personal title or a surname is a person: "ông Mai Châu",
+   "Nguyễn Cao Phong", "NSƯT Mai Châu".
+9. "tỉnh X" and "quận X" never tag (no district is a tỉnh or quận).
+
+A place named anywhere in the article counts; tags are kept one per (district, field), the first
+in reading order, with the phrase as written (administrative prefix and a qualifying
+parenthesis included) and the unit named when it was a commune, ward or town.
+"""
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
+from .exceptions import ConfigError
 from .model import PlaceTag
+
+FIELDS = ("title", "summary", "body")
+PERIODS = ("2019", "2024", "2025")  # 2019: names in use before the 2020 mergers
+UNIT_TYPES = {"Xã": "xã", "Phường": "phường", "Thị trấn": "thị trấn"}
+DISTRICT_TYPES = {"Huyện": "huyện", "Thành phố": "city"}
+UNIT_MATCH = ("bare", "prefix")
+DISTRICT_MATCH = ("bare", "city", "prefix")
+_SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+# Provinces (before and after the 2025 merger) and big cities. Hòa Bình (ours) and Phú Thọ
+# (ours from July 2025) are handled apart. Used to refuse "huyện Kỳ Sơn (Nghệ An)".
+OTHER_PROVINCES = (
+    "An Giang", "Bà Rịa - Vũng Tàu", "Bà Rịa", "Vũng Tàu", "Bạc Liêu", "Bắc Giang", "Bắc Kạn",
+    "Bắc Cạn", "Bắc Ninh", "Bến Tre", "Bình Dương", "Bình Định", "Bình Phước", "Bình Thuận",
+    "Cà Mau", "Cao Bằng", "Cần Thơ", "Đà Nẵng", "Đắk Lắk", "Đắk Nông", "Điện Biên", "Đồng Nai",
+    "Đồng Tháp", "Gia Lai", "Hà Giang", "Hà Nam", "Hà Nội", "Hà Tĩnh", "Hải Dương", "Hải Phòng",
+    "Hậu Giang", "Hưng Yên", "Khánh Hòa", "Kiên Giang", "Kon Tum", "Lai Châu", "Lâm Đồng",
+    "Lạng Sơn", "Lào Cai", "Long An", "Nam Định", "Nghệ An", "Ninh Bình", "Ninh Thuận",
+    "Phú Yên", "Quảng Bình", "Quảng Nam", "Quảng Ngãi", "Quảng Ninh", "Quảng Trị", "Sóc Trăng",
+    "Sơn La", "Tây Ninh", "Thái Bình", "Thái Nguyên", "Thanh Hóa", "Thừa Thiên Huế", "Huế",
+    "Hồ Chí Minh", "TP.HCM", "TPHCM", "Sài Gòn", "Trà Vinh", "Tuyên Quang", "Vĩnh Long",
+    "Vĩnh Phúc", "Yên Bái",
+)  # fmt: skip
+
+# Words that, right before a bare name, make it a person ("ông Mai Châu", "NSƯT Mai Châu").
+PERSON_TITLES = (
+    "ông", "bà", "anh", "chị", "chú", "bác", "cụ", "nsưt", "nsnd", "đ/c", "nghệ sĩ", "ca sĩ",
+    "nhạc sĩ", "họa sĩ", "diễn viên", "nhà văn", "nhà thơ", "nhà báo", "đồng chí", "tác giả",
+    "vận động viên", "vđv", "cầu thủ", "võ sĩ", "nghệ nhân", "hoa hậu",
+)  # fmt: skip
+# Capitalised words that, right before a bare name, make it a person's name ("Bùi Lạc Sơn").
+SURNAMES = (
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
+    "Hồ", "Ngô", "Dương", "Lý", "Đinh", "Quách", "Xa", "Trịnh", "Đoàn", "Lương", "Lưu",
+    "Trương", "Tạ", "Triệu", "Kiều", "Tô", "Vương", "Đào", "Hà", "Cao", "Mai", "Sa", "Lò",
+    "Cầm", "Lường", "Văn", "Thị",
+)  # fmt: skip
+# Capitalised first words of a parenthesis that do not name a place ("(Ảnh: ...)").
+NEUTRAL_WORDS = (
+    "ảnh", "video", "clip", "hbđt", "hbo", "pv", "ttxvn", "nguồn", "theo", "trước", "nay", "cũ",
+    "mới", "năm", "từ", "thuộc", "tên", "gồm", "sau", "đã", "giáp", "khu", "bản", "xóm", "thôn",
+    "tổ", "xã", "phường", "thị", "huyện", "tỉnh", "thành", "tp", "cả", "các", "toàn", "đơn",
+)  # fmt: skip
+
+# --- the match form ---------------------------------------------------------------------------
+
+_SPACE_RE = re.compile(
+    "[\t\x0b\x0c\r\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+)  # every space but the line break, which no name spans
+_TONED_O = "òóỏõọ"
+_TONED_U = "ùúủũụ"
+_TONED_A = "àáảãạ"
+_TONED_E = "èéẻẽẹ"
+_TONED_Y = "ỳýỷỹỵ"
+_PAIRS: dict[str, str] = {}  # old tone placement -> new: hòa -> hoà, khỏe -> khoẻ, thủy -> thuỷ
+for _i, _o in enumerate(_TONED_O):
+    _PAIRS[_o + "a"] = "o" + _TONED_A[_i]
+    _PAIRS[_o + "e"] = "o" + _TONED_E[_i]
+for _i, _u in enumerate(_TONED_U):
+    _PAIRS[_u + "y"] = "u" + _TONED_Y[_i]
+# A tone on the first vowel of oa/oe/uy occurs only in the old placement (or a typo), so the
+# pair is replaced wherever it stands. "mùa", "của" (ua) match the class but are left alone.
+_PAIR_RE = re.compile(f"[{_TONED_O}{_TONED_U}][aey]")
+_Y_TO_I = dict(zip("y" + _TONED_Y, "iìíỉĩị", strict=True))
+# A final y after a consonant is the i/y spelling choice: lý = lí, Kỳ = Kì, Sỹ = Sĩ (not uy, ay).
+_FINAL_Y_RE = re.compile(f"[y{_TONED_Y}](?<=[bcdđghklmnprstvx].)(?!\\w)")
+
+
+def _pair_sub(m: re.Match[str]) -> str:
+    pair = m.group()
+    return _PAIRS.get(pair, pair)
+
+
+def _y_sub(m: re.Match[str]) -> str:
+    return _Y_TO_I[m.group()]
+
+
+def fold(text: str) -> str:
+    """The match form of NFC text: same length, so offsets point into the text as written."""
+    low = text.lower()
+    if len(low) != len(text):  # "İ".lower() is two characters: keep such letters as they are
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    low = _SPACE_RE.sub(" ", low)
+    return _FINAL_Y_RE.sub(_y_sub, _PAIR_RE.sub(_pair_sub, low))
+
+
+def match_key(name: str) -> str:
+    """How a name is looked up: folded, single spaces."""
+    return " ".join(fold(unicodedata.normalize("NFC", name)).split())
+
+
+# --- context patterns (compiled on folded text) --------------------------------------------------
+
+
+def _alt(words: Iterable[str]) -> str:
+    keys = sorted({match_key(w) for w in words}, key=lambda k: (-len(k), k))
+    return "|".join(re.escape(k).replace("\\ ", " +") for k in keys)
+
+
+_PREFIX_KIND = {
+    "xã": "xã",
+    "phường": "phường",
+    "thị trấn": "thị trấn",
+    "tt": "thị trấn",
+    "huyện": "huyện",
+    "thành phố": "city",
+    "tp": "city",
+    "thành ủy": "city",
+    "thành đoàn": "city",
+    "thị xã": "city",
+    "tỉnh": "tỉnh",
+    "quận": "quận",
+}
+_PREFIX_KIND = {match_key(k): v for k, v in _PREFIX_KIND.items()}
+_ABBREVIATIONS = {match_key("tp"), match_key("tt")}
+# Words that may stand between "xã" and the name: "xã vùng cao Hang Kia".
+DESCRIPTORS = (
+    "vùng cao", "vùng sâu", "vùng xa", "miền núi", "biên giới", "đặc biệt khó khăn", "mới",
+    "nông thôn mới", "nông thôn mới nâng cao", "nông thôn mới kiểu mẫu", "anh hùng",
+)  # fmt: skip
+
+
+def _alt_reversed(words: Iterable[str]) -> str:
+    return _alt(k[::-1] for k in {match_key(w) for w in words})
+
+
+# The words before a name are read backwards: the folded field is reversed once and each
+# pattern is matched (anchored) at the name's start, one attempt instead of a search.
+# Forwards: "xã ", "các xã: ", "TP.", "TP. ", "xã vùng cao " (but not "của xã. Tân Lập").
+_REV_PREFIX_RE = re.compile(
+    r"(?: *\.| +)(" + _alt_reversed(_ABBREVIATIONS) + r")(?!\w)"
+    r"|(?: +(?:"
+    + _alt_reversed(DESCRIPTORS)
+    + r"))?(?: *: *| +)("
+    + _alt_reversed(set(_PREFIX_KIND) - _ABBREVIATIONS)
+    + r")(?!\w)"
+)
+_REV_PREV_WORDS_RE = re.compile(r" +([\w/]+)(?: +([\w/]+))?")  # the last two words
+_CHAIN_GAP_RE = re.compile(r" *(?:,|;|và|, *và|cùng|hoặc) *")
+_PERSON_TITLES = frozenset(match_key(t) for t in PERSON_TITLES)
+_SURNAMES = frozenset(match_key(s) for s in SURNAMES)
+_NEUTRAL = frozenset(match_key(w) for w in NEUTRAL_WORDS)
+_QUAL_ADMIN_RE = re.compile(
+    r"(?:(?:thuộc|của|nay là|nay thuộc) +)?(?:(" + _alt(_PREFIX_KIND) + r")(?:\. *| +))?"
+)
+_PROVINCE_RE = re.compile(r"(?<!\w)(?:" + _alt(OTHER_PROVINCES) + r")(?!\w)")
+_PHU_THO_RE = re.compile(r"(?<!\w)phú thọ(?!\w)")
+_PAREN_RE = re.compile(r" *\(([^()\n]{1,80})\)")
+_COMMA_RE = re.compile(r" *, *")
+_SYLLABLE_RE = re.compile(r" *(\w+(?:\.\w+)*)")
+_LIST_ITEM_RE = re.compile(
+    r" *(?:,|và|, *và) *(?:(?:xã|phường|thị trấn|huyện) +)?\w+(?: +\w+){0,3}?(?= *(?:,|\(| và ))"
+)
+
+
+# --- the compiled gazetteer ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One reading of a name: a district, a former district, an alias or landmark, or a unit."""
+
+    district: str
+    kind: str  # "district" | "former" | "alias" | "unit" | "stop" (a longer name, not a place)
+    match: str  # "bare" | "prefix" | "city"
+    types: frozenset[str] = frozenset()  # prefix kinds it accepts: "xã", "huyện", "city", ...
+    unit: str | None = None  # display name of a commune/ward/town
+    in_2025: bool = False
+
+
+@dataclass(frozen=True)
+class _Name:
+    key: str
+    entries: tuple[_Entry, ...]
+    districts: frozenset[str]
+    elsewhere: re.Pattern[str] | None  # provinces whose mention makes the bare name doubtful
+    is_province: bool  # never inherited from a list ("xã Vạn Mai, Hòa Bình")
+    strong: bool  # a district name (or alias): "Lạc Sơn, Tân Lạc" is a list, not a qualifier
+    stop: bool  # listed in not_places
+    last_syllable: int  # length of the last syllable, for the capital-letter check
 
 
 @dataclass(frozen=True)
 class Gazetteer:
-    names: tuple[tuple[str, str], ...]
+    """The compiled gazetteer: immutable, built once by load_gazetteer()."""
+
+    districts: tuple[tuple[str, str], ...]  # (slug, display name) in config order
+    ambiguous_names: tuple[str, ...]  # names shared by more than one district, any period
+    source: str
+    city: str | None  # the district whose short name needs "thành phố"/"TP" (Hòa Bình)
+    _names: Mapping[str, _Name] = field(repr=False, compare=False)
+    _regex: re.Pattern[str] = field(repr=False, compare=False)
+    _qual: Mapping[str, str | None] = field(repr=False, compare=False)
+    _qual_regex: re.Pattern[str] = field(repr=False, compare=False)
+
+    def district_name(self, slug: str) -> str:
+        return next((name for s, name in self.districts if s == slug), slug)
+
+    @property
+    def name_count(self) -> int:
+        return len(self._names)
+
+
+# --- loading -------------------------------------------------------------------------------------
 
 
 def load_gazetteer(path: Path, aliases_path: Path | None = None) -> Gazetteer:
-    data = tomllib.loads(Path(path).read_text())
-    return Gazetteer(tuple((d["slug"], d["name"]) for d in data.get("districts", [])))
+    """Read config/districts.toml (and optionally an overlay shaped like place_aliases.toml).
+
+    Bad data is a ConfigError naming the file and the key.
+    """
+    data = _read_toml(Path(path))
+    districts = data.get("districts")
+    if not isinstance(districts, list) or not districts:
+        raise ConfigError(f"{path}: districts: expected a non-empty array of tables [[districts]]")
+    if aliases_path is not None:
+        districts = merge_place_aliases(
+            districts, _read_toml(Path(aliases_path)), str(aliases_path)
+        )
+    return compile_gazetteer(districts, str(path))
 
 
-def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "") -> list[PlaceTag]:
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: expected a list of non-empty strings")
+    return [unicodedata.normalize("NFC", v) for v in value]
+
+
+def _all_names(districts: list[dict[str, Any]]) -> set[str]:
+    keys: set[str] = set()
+    for d in districts:
+        for k in ("name", "short"):
+            if isinstance(d.get(k), str):
+                keys.add(match_key(d[k]))
+        for group in ("units", "former_districts"):
+            for u in d.get(group, []) or []:
+                if isinstance(u, dict) and isinstance(u.get("name"), str):
+                    keys.add(match_key(u["name"]))
+    return keys
+
+
+_OVERLAY_KEYS = {"bare", "ordinary", "variants", "elsewhere", "districts"}
+
+
+def merge_place_aliases(
+    districts: list[dict[str, Any]], overlay: Mapping[str, Any], source: str
+) -> list[dict[str, Any]]:
+    """Apply hand-written aliases (config/place_aliases.toml) to raw [[districts]] data.
+
+    Used by scripts/gen_districts.py to produce config/districts.toml, and at load time for an
+    operator's overlay. Returns new data; applying the same overlay twice changes nothing.
+    """
+    unknown = set(overlay) - _OVERLAY_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key {sorted(unknown)[0]!r}"
+            f" (known: {', '.join(sorted(_OVERLAY_KEYS))})"
+        )
+    known = _all_names(districts)
+
+    def check_name(name: str, where: str) -> str:
+        if match_key(name) not in known:
+            raise ConfigError(f"{source}: {where}: {name!r} is not a name in the gazetteer")
+        return match_key(name)
+
+    bare = {check_name(n, "bare") for n in _str_list(overlay.get("bare", []), f"{source}: bare")}
+    ordinary = {
+        check_name(n, "ordinary")
+        for n in _str_list(overlay.get("ordinary", []), f"{source}: ordinary")
+    }
+    clash = bare & ordinary
+    if clash:
+        raise ConfigError(
+            f"{source}: bare: {sorted(clash)[0]!r} is an ordinary word and needs a prefix"
+        )
+    variants: dict[str, list[str]] = {}
+    raw_variants = overlay.get("variants", {})
+    if not isinstance(raw_variants, dict):
+        raise ConfigError(f"{source}: variants: expected a table name = [spellings]")
+    for name, spellings in raw_variants.items():
+        key = check_name(name, f"variants.{name}")
+        variants.setdefault(key, []).extend(_str_list(spellings, f"{source}: variants.{name}"))
+    elsewhere: dict[str, list[str]] = {}
+    raw_elsewhere = overlay.get("elsewhere", {})
+    if not isinstance(raw_elsewhere, dict):
+        raise ConfigError(f"{source}: elsewhere: expected a table name = [provinces]")
+    for name, provinces in raw_elsewhere.items():
+        key = check_name(name, f"elsewhere.{name}")
+        elsewhere.setdefault(key, []).extend(_str_list(provinces, f"{source}: elsewhere.{name}"))
+    per_district = overlay.get("districts", {})
+    if not isinstance(per_district, dict):
+        raise ConfigError(f"{source}: districts: expected tables [districts.<slug>]")
+    slugs = {d.get("slug") for d in districts}
+    for slug, extra in per_district.items():
+        if slug not in slugs:
+            raise ConfigError(f"{source}: districts.{slug}: no district with this slug")
+        if not isinstance(extra, dict) or set(extra) - {"aliases", "landmarks", "not_places"}:
+            raise ConfigError(
+                f"{source}: districts.{slug}: expected only the keys aliases, landmarks"
+                " and not_places"
+            )
+
+    def add(target: dict[str, Any], key: str, values: Iterable[str]) -> None:
+        have = list(target.get(key, []))
+        for v in values:
+            if v not in have:
+                have.append(v)
+        target[key] = have
+
     out = []
-    for field, text in (("title", title), ("summary", summary), ("body", body)):
-        for slug, name in gaz.names:
-            if name in text:
-                out.append(PlaceTag(slug, name, field))
+    for d in districts:
+        d = dict(d)
+        extra = per_district.get(d.get("slug"), {})
+        for key in ("aliases", "landmarks", "not_places"):
+            if key in extra:
+                add(d, key, _str_list(extra[key], f"{source}: districts.{d['slug']}.{key}"))
+        for group in ("units", "former_districts"):
+            if group not in d:
+                continue
+            new_units = []
+            for u in d[group]:
+                u = dict(u)
+                key = match_key(u.get("name", ""))
+                if key in bare:
+                    u["match"] = "bare"
+                elif key in ordinary or (group == "units" and "match" not in u):
+                    u["match"] = "prefix"
+                if key in variants:
+                    add(u, "aliases", variants[key])
+                if key in elsewhere:
+                    add(u, "elsewhere", elsewhere[key])
+                new_units.append(u)
+            d[group] = new_units
+        out.append(d)
     return out
 
 
-def format_tags(tags: list[PlaceTag]) -> str:
-    return "\n".join(f"{t.district}\t{t.field}\t{t.phrase}" for t in tags)
+_DISTRICT_KEYS = {
+    "slug", "name", "full_name", "short", "type", "gso_code", "match", "aliases", "landmarks",
+    "not_places", "elsewhere", "former_districts", "units",
+}  # fmt: skip
+_UNIT_KEYS = {
+    "name", "type", "period", "code", "slug", "was", "became", "becomes_2025", "formed_from",
+    "former_district", "shared_with", "match", "aliases", "elsewhere",
+}  # fmt: skip
+_FORMER_KEYS = {"name", "type", "gso_code", "until", "match", "aliases", "elsewhere"}
+
+
+def _check_keys(raw: Any, allowed: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+    return raw
+
+
+def _text(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{key}: missing or not a string")
+    return " ".join(unicodedata.normalize("NFC", value).split())
+
+
+def _choice(raw: dict[str, Any], key: str, allowed: Iterable[str], default: str, where: str) -> str:
+    value = raw.get(key, default)
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{where}.{key}: {value!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def compile_gazetteer(districts: list[dict[str, Any]], source: str) -> Gazetteer:
+    """Validate raw [[districts]] data and compile the matcher (see the module docstring)."""
+    readings: dict[str, list[_Entry]] = {}
+    elsewhere: dict[str, set[str]] = {}
+    display: list[tuple[str, str]] = []
+    city: str | None = None
+    qual: dict[str, str | None] = {match_key("Hòa Bình"): None}
+
+    def add(name: str, entry: _Entry, where: str, provinces: Iterable[str] = ()) -> None:
+        key = match_key(name)
+        if not key or not re.search(r"\w", key):
+            raise ConfigError(f"{where}: {name!r} is not a place name")
+        readings.setdefault(key, []).append(entry)
+        if provinces:
+            elsewhere.setdefault(key, set()).update(match_key(p) for p in provinces)
+
+    for i, raw in enumerate(districts):
+        where = f"{source}: districts[{i}]"
+        raw = _check_keys(raw, _DISTRICT_KEYS, where)
+        slug = _text(raw, "slug", where)
+        if not _SLUG_RE.match(slug):
+            raise ConfigError(f"{where}.slug: {slug!r} is not a slug (a-z, 0-9, single hyphens)")
+        if slug in dict(display):
+            raise ConfigError(f"{where}.slug: {slug!r} appears twice")
+        where = f"{source}: districts[{i}] ({slug})"
+        name = _text(raw, "name", where)
+        display.append((slug, name))
+        short = _text(raw, "short", where) if "short" in raw else name
+        dtype = _choice(raw, "type", DISTRICT_TYPES, "Huyện", where)
+        match = _choice(raw, "match", DISTRICT_MATCH, "bare", where)
+        kinds = frozenset({DISTRICT_TYPES[dtype]})
+        provinces = _str_list(raw.get("elsewhere", []), f"{where}.elsewhere")
+        add(short, _Entry(slug, "district", match, kinds), f"{where}.short", provinces)
+        if match == "bare":
+            qual[match_key(short)] = slug
+        elif match == "city":
+            city = slug
+        for key in ("aliases", "landmarks"):
+            for j, alias in enumerate(_str_list(raw.get(key, []), f"{where}.{key}")):
+                add(alias, _Entry(slug, "alias", "bare"), f"{where}.{key}[{j}]")
+                qual[match_key(alias)] = slug
+        for j, stop in enumerate(_str_list(raw.get("not_places", []), f"{where}.not_places")):
+            add(stop, _Entry(slug, "stop", "bare"), f"{where}.not_places[{j}]")
+        for j, f_raw in enumerate(raw.get("former_districts", []) or []):
+            fwhere = f"{where}.former_districts[{j}]"
+            f_raw = _check_keys(f_raw, _FORMER_KEYS, fwhere)
+            fname = _text(f_raw, "name", fwhere)
+            ftype = _choice(f_raw, "type", DISTRICT_TYPES, "Huyện", fwhere)
+            fmatch = _choice(f_raw, "match", DISTRICT_MATCH, "prefix", fwhere)
+            fprov = _str_list(f_raw.get("elsewhere", []), f"{fwhere}.elsewhere")
+            entry = _Entry(slug, "former", fmatch, frozenset({DISTRICT_TYPES[ftype]}))
+            for n in (fname, *_str_list(f_raw.get("aliases", []), f"{fwhere}.aliases")):
+                add(n, entry, f"{fwhere}.name", fprov)
+                qual.setdefault(match_key(n), slug)
+        units = raw.get("units", [])
+        if not isinstance(units, list):
+            raise ConfigError(f"{where}.units: expected an array of tables [[districts.units]]")
+        for j, u_raw in enumerate(units):
+            uwhere = f"{where}.units[{j}]"
+            u_raw = _check_keys(u_raw, _UNIT_KEYS, uwhere)
+            uname = _text(u_raw, "name", uwhere)
+            utype = _choice(u_raw, "type", UNIT_TYPES, "", uwhere)
+            period = _choice(u_raw, "period", PERIODS, "", uwhere)
+            umatch = _choice(u_raw, "match", UNIT_MATCH, "prefix", uwhere)
+            uprov = _str_list(u_raw.get("elsewhere", []), f"{uwhere}.elsewhere")
+            entry = _Entry(
+                slug, "unit", umatch, frozenset({UNIT_TYPES[utype]}), uname, period == "2025"
+            )
+            for n in (uname, *_str_list(u_raw.get("aliases", []), f"{uwhere}.aliases")):
+                add(n, entry, f"{uwhere}.name", uprov)
+    if not display:
+        raise ConfigError(f"{source}: districts: no district")
+
+    province_keys = {match_key(p) for p in (*OTHER_PROVINCES, "Hòa Bình", "Phú Thọ")}
+    names: dict[str, _Name] = {}
+    ambiguous = []
+    for key, entries in readings.items():
+        where_districts = frozenset(e.district for e in entries)
+        if len(where_districts) > 1:
+            ambiguous.append(key)
+        prov = elsewhere.get(key)
+        names[key] = _Name(
+            key=key,
+            entries=tuple(dict.fromkeys(entries)),
+            districts=where_districts,
+            elsewhere=re.compile(r"(?<!\w)(?:" + _alt(prov) + r")(?!\w)") if prov else None,
+            is_province=key in province_keys,
+            strong=any(e.kind in ("district", "alias") and e.match == "bare" for e in entries),
+            stop=any(e.kind == "stop" for e in entries),
+            last_syllable=len(key.rsplit(" ", 1)[-1]),
+        )
+    shown = {}
+    for key, entries in readings.items():
+        if key in ambiguous:
+            shown[key] = next((e.unit for e in entries if e.unit), key)
+    return Gazetteer(
+        districts=tuple(display),
+        ambiguous_names=tuple(sorted(shown.values(), key=match_key)),
+        source=source,
+        city=city,
+        _names=MappingProxyType(names),
+        _regex=re.compile(
+            # the lookahead lets the engine skip positions whose letter starts no name
+            f"(?=[{re.escape(''.join(sorted({k[0] for k in names})))}])"
+            r"(?<!\w)(?:" + _trie_pattern(names) + r")(?!\w)"
+        ),
+        _qual=MappingProxyType(qual),
+        _qual_regex=re.compile(r"(" + _alt(qual) + r")(?!\w)"),
+    )
+
+
+def _trie_pattern(keys: Iterable[str]) -> str:
+    """One alternation shaped like a trie of characters (a space stands for one or more).
+
+    At each node the alternatives differ in their first character, so the regex engine tries
+    little at each position of the text; greedy optional tails make the longest name win and
+    backtrack to a shorter one when the longer does not end at a word boundary.
+    """
+    trie: dict[str, Any] = {}
+    for key in keys:
+        node = trie
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def branches(node: dict[str, Any]) -> str:
+        alts = []
+        for char in sorted(c for c in node if c):
+            child = node[char]
+            piece = " +" if char == " " else re.escape(char)
+            below = [c for c in child if c]
+            if below:
+                tail = branches(child)
+                if "" in child:
+                    piece += f"(?:{tail})?"
+                elif len(below) > 1:
+                    piece += f"(?:{tail})"
+                else:
+                    piece += tail
+            alts.append(piece)
+        return "|".join(alts)
+
+    return branches(trie)
+
+
+# --- tagging -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Qualifier:
+    verdict: str  # "ours" | "foreign" | "phu-tho"
+    district: str | None = None  # for "ours": the district named, None for the province
+    end: int | None = None  # end of an immediate qualifier, to show it in the evidence
+    admin: bool = False  # it said "huyện", "tỉnh", "TP" ...
+
+
+def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "") -> list[PlaceTag]:
+    """The districts an article concerns, one tag per (district, field), in reading order."""
+    texts = [unicodedata.normalize("NFC", t or "") for t in (title, summary, body)]
+    folded = [fold(t) for t in texts]
+    mentioned: dict[int, bool] = {}
+    tags: dict[tuple[str, str], PlaceTag] = {}
+    for field_name, text, norm in zip(FIELDS, texts, folded, strict=True):
+        rev = norm[::-1]
+        size = len(norm)
+        chain_kind: str | None = None
+        chain_end = -1
+        for m in gaz._regex.finditer(norm):
+            start, end = m.span()
+            name = gaz._names[" ".join(m.group().split())]
+            if name.stop:
+                continue  # "Lương Sơn Bạc" (the novel), not Lương Sơn
+            prefix = _REV_PREFIX_RE.match(rev, size - start)
+            prefix_kind = None
+            if prefix:
+                prefix_word = (prefix.group(1) or prefix.group(2))[::-1]
+                prefix_kind = _PREFIX_KIND[" ".join(prefix_word.split())]
+            inherited = None
+            if (
+                prefix_kind is None
+                and chain_kind is not None
+                and not name.is_province
+                and _CHAIN_GAP_RE.fullmatch(norm, chain_end, start)
+            ):
+                inherited = chain_kind
+            if prefix_kind in ("xã", "phường", "thị trấn", "huyện"):
+                chain_kind, chain_end = prefix_kind, end
+            elif inherited:
+                chain_end = end
+            else:
+                chain_kind = None
+            if not text[end - name.last_syllable].isupper():
+                continue  # rule 7: "xã tân lập" is not Tân Lập
+            if prefix_kind in ("tỉnh", "quận"):
+                continue  # rule 9
+            if _inside_foreign_parenthesis(gaz, text, norm, start, end):
+                continue  # rule 6: "xã Tân Minh (Lạc Sơn, Thanh Hóa)"
+            qualifier = _qualify(gaz, text, norm, end, strong=name.strong)
+            if qualifier and (
+                qualifier.verdict == "foreign"
+                or (
+                    qualifier.verdict == "phu-tho"
+                    and not any(e.in_2025 or e.kind == "district" for e in name.entries)
+                )
+            ):
+                continue  # rule 6
+            if prefix_kind is None and inherited is None and _is_person(text, rev, start):
+                continue  # rule 8
+            ours_district = (
+                qualifier.district if qualifier and qualifier.verdict == "ours" else None
+            )
+            after_2025 = qualifier is not None and qualifier.verdict == "phu-tho"
+            ours = qualifier is not None and qualifier.verdict in ("ours", "phu-tho")
+            if name.elsewhere is not None and not ours:
+                doubtful = mentioned.get(id(name))
+                if doubtful is None:
+                    doubtful = any(name.elsewhere.search(n) for n in folded)
+                    mentioned[id(name)] = doubtful
+                if doubtful:
+                    continue  # rule 6, namesake elsewhere
+            title_colon = (
+                field_name == "title"
+                and not norm[:start].strip()
+                and norm[end:].lstrip()[:1] == ":"
+            )
+            accepted: dict[str, _Entry | None] = {}
+            for entry in name.entries:
+                if after_2025 and not (entry.in_2025 or entry.kind == "district"):
+                    continue  # "xã Cao Sơn (Phú Thọ)" is the 2025 commune
+                if _accepts(entry, prefix_kind, inherited, title_colon, qualifier):
+                    if entry.kind == "unit" and (prefix_kind or inherited or entry.match == "bare"):
+                        accepted.setdefault(entry.district, entry)
+                    else:
+                        accepted[entry.district] = None
+            if ours_district is not None:
+                accepted = {d: e for d, e in accepted.items() if d == ours_district}
+            if len(accepted) != 1:
+                continue  # nothing, or a name shared by several districts (rule 5)
+            (district, unit_entry), *_ = accepted.items()
+            if (district, field_name) in tags:
+                continue
+            phrase_start = size - prefix.end() if prefix else start
+            phrase_end = qualifier.end if qualifier and qualifier.end else end
+            tags[(district, field_name)] = PlaceTag(
+                district=district,
+                phrase=text[phrase_start:phrase_end],
+                field=field_name,
+                unit=unit_entry.unit if unit_entry else None,
+            )
+    return list(tags.values())
+
+
+def _accepts(
+    entry: _Entry,
+    prefix_kind: str | None,
+    inherited: str | None,
+    title_colon: bool,
+    qualifier: _Qualifier | None,
+) -> bool:
+    if qualifier is not None and entry.match != "city":
+        if qualifier.verdict == "ours" and qualifier.district in (None, entry.district):
+            return True  # "Tân Lập (Lạc Sơn)", "Kỳ Sơn (Hòa Bình)"
+        if qualifier.verdict == "phu-tho":
+            return True  # "xã Thịnh Minh (Phú Thọ)": only 2025 entries get here
+    if entry.match == "bare":
+        return True
+    if entry.match == "city":
+        return prefix_kind == "city"
+    kind = prefix_kind or inherited
+    if kind in entry.types:
+        return True
+    return entry.kind in ("district", "former") and title_colon
+
+
+def _is_person(text: str, rev: str, start: int) -> bool:
+    m = _REV_PREV_WORDS_RE.match(rev, len(rev) - start)
+    if not m:
+        return False
+    last = m.group(1)[::-1]
+    before = m.group(2)[::-1] if m.group(2) else None
+    if last in _PERSON_TITLES or (before and f"{before} {last}" in _PERSON_TITLES):
+        return True
+    return last in _SURNAMES and text[len(rev) - m.end(1)].isupper()
+
+
+def _inside_foreign_parenthesis(gaz: Gazetteer, text: str, norm: str, start: int, end: int) -> bool:
+    """A name inside a parenthesis that names another province is not ours."""
+    opening = norm.rfind("(", max(0, start - 60), start)
+    if opening < 0 or ")" in norm[opening:start]:
+        return False
+    closing = norm.find(")", end, end + 60)
+    if closing < 0:
+        return False
+    return bool(_PROVINCE_RE.search(norm, opening, closing))
+
+
+def _qualify(gaz: Gazetteer, text: str, norm: str, end: int, *, strong: bool) -> _Qualifier | None:
+    """What the words right after a name say about where it is.
+
+    A strong name (a district) is refused only by what is attached to it alone: a parenthesis
+    or ", huyện/tỉnh X"; "Mai Châu, Mộc Châu (Sơn La)" may be a list of two places.
+    """
+    paren = _PAREN_RE.match(norm, end)
+    if paren:
+        q = _classify(gaz, text, norm, paren.start(1), paren.end(1), in_paren=True)
+        if q:
+            q.end = paren.end() if q.verdict != "foreign" else None
+        return q
+    comma = _COMMA_RE.match(norm, end)
+    item_end = _capitalised_item_end(text, norm, comma.end()) if comma else None
+    if comma and item_end:
+        q = _classify(gaz, text, norm, comma.end(), item_end, in_paren=False)
+        if q and strong and not q.admin:
+            q = None  # "Lạc Sơn, Tân Lạc": a list of districts
+        if q:
+            if q.verdict == "ours" and q.district is not None:
+                q.end = item_end
+            return q
+    if strong:
+        return None
+    # A list of names closed by a parenthesis: "các xã Tú Sơn, Vĩnh Tiến (Kim Bôi)".
+    pos = end
+    for _ in range(8):
+        item = _LIST_ITEM_RE.match(norm, pos)
+        if not item:
+            break
+        pos = item.end()
+        paren = _PAREN_RE.match(norm, pos)
+        if paren:
+            return _classify(gaz, text, norm, paren.start(1), paren.end(1), in_paren=True)
+    return None
+
+
+def _capitalised_item_end(text: str, norm: str, pos: int) -> int | None:
+    """End of "huyện Sóc Sơn", "Nghệ An", "tỉnh Phú Thọ" at pos: admin words, capitalised words."""
+    admin = _QUAL_ADMIN_RE.match(norm, pos)
+    pos = admin.end() if admin else pos
+    end = None
+    for _ in range(6):
+        m = _SYLLABLE_RE.match(norm, pos)
+        if not m or not text[m.start(1)].isupper():
+            break
+        end = pos = m.end()
+    return end
+
+
+def _classify(
+    gaz: Gazetteer, text: str, norm: str, start: int, end: int, *, in_paren: bool
+) -> _Qualifier | None:
+    """Classify a qualifying phrase: one of our districts, the province, elsewhere, or nothing."""
+    admin = _QUAL_ADMIN_RE.match(norm, start, end)
+    pos = admin.end() if admin else start
+    kind = _PREFIX_KIND[" ".join(admin.group(1).split())] if admin and admin.group(1) else None
+    if _PROVINCE_RE.search(norm, start, end):
+        return _Qualifier("foreign", admin=kind is not None)
+    ours = gaz._qual_regex.match(norm, pos, end)
+    if ours:
+        key = " ".join(ours.group(1).split())
+        district = gaz._qual.get(key)
+        if district is None and kind in ("city", "xã", "phường"):
+            district = gaz.city
+        if kind in ("tỉnh", "quận") and district is not None:
+            return _Qualifier("foreign", admin=True)
+        return _Qualifier("ours", district, admin=kind is not None)
+    if _PHU_THO_RE.search(norm, start, end):
+        return _Qualifier("phu-tho", admin=kind is not None)
+    if kind is not None and kind not in ("xã", "phường", "thị trấn"):
+        return _Qualifier("foreign", admin=True)  # "huyện Sóc Sơn", "tỉnh Lào"
+    word = re.match(r"\w+", norm[pos:end])
+    if (
+        in_paren
+        and word
+        and text[pos].isupper()
+        and word.group() not in _NEUTRAL
+        and len(norm[pos:end].split()) <= 5
+        and not re.search(r"\d", norm[pos:end])
+    ):
+        return _Qualifier("foreign")  # "(Sóc Sơn)", "(Mộc Châu)"
+    return None
+
+
+def format_tags(tags: Iterable[PlaceTag], names: Mapping[str, str] | None = None) -> str:
+    """Human-readable lines for `feedsvc tag`: each district, then its evidence per field.
+
+    names: slug -> display name (``dict(gaz.districts)``), shown beside the slug.
+    """
+    by_district: dict[str, list[PlaceTag]] = {}
+    for tag in tags:
+        by_district.setdefault(tag.district, []).append(tag)
+    lines = []
+    for district, found in by_district.items():
+        shown = names.get(district) if names else None
+        lines.append(f"{district} ({shown})" if shown else district)
+        for tag in found:
+            unit = f"  [{tag.unit}]" if tag.unit else ""
+            lines.append(f"  {tag.field:<7} {tag.phrase}{unit}")
+    return "\n".join(lines)

@@ -101,7 +101,6 @@ def test_van_mai_article_in_its_section_district_and_all_news(
             assert VAN_MAI not in ids(read_feed(server, slug, ext)), slug
 
 
-@pytest.mark.xfail(reason="stub tagger: until the gazetteer matcher (issue 8) lands", strict=False)
 def test_demo_articles_filed_under_expected_section_and_districts(
     served: tuple[LiveServer, Flask],
 ) -> None:
