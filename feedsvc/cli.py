@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="load and check the config, print a summary")
     pa = sub.add_parser("parse", help="print what the layout profile extracts from one page")
     pa.add_argument("target", metavar="URL-or-FILE")
+    pa.add_argument("--url", help="for a FILE: the address it was saved from")
     t = sub.add_parser("tag", help="print the districts a text concerns, with the evidence")
     t.add_argument("file", nargs="?", help="text file (default: standard input)")
     for name, helptext in (
@@ -151,11 +152,13 @@ class _StopOnSignal:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from . import progress
     from .service import Service
 
     service = Service(_load(args))
+    shown = progress.for_stream(sys.stderr, log_lines=args.backfill is not None)
     try:
-        with _StopOnSignal() as stop:
+        with progress.showing(shown), _StopOnSignal() as stop:
             results = service.collect(max_pages=args.backfill, stop=stop, wait_s=args.wait)
     finally:
         service.close()
@@ -213,21 +216,22 @@ def _serve(args: argparse.Namespace, *, with_scheduler: bool) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from .catalog import load_catalog
+    from .sanitise import sanitise_article
     from .sources.fetch import decode_text
-    from .sources.html import load_profile, make_fetcher, parse_article
+    from .sources.html import describe_page, load_profile, make_fetcher, url_for_file
 
     settings = _load(args)
     src = next((s for s in settings.sources if s.kind == "html"), None)
     if src is None:
         raise ConfigError(f"{settings.path}: no source of kind 'html' to take a layout from")
-    profile = load_profile(src.layout)
-    from .catalog import load_catalog
-
-    catalog = load_catalog(settings)
+    profile = load_profile(src.layout).with_base(src.url)
     target = args.target
+    default_url = None
     url: str | None
     if Path(target).is_file():
-        text, url = decode_text(Path(target).read_bytes()), None
+        text, url = decode_text(Path(target).read_bytes()), args.url
+        default_url = url_for_file(profile, Path(target))
     else:
         fetcher = make_fetcher(src.__class__(**{**src.__dict__, "snapshot": ""}), settings)
         try:
@@ -235,25 +239,15 @@ def cmd_parse(args: argparse.Namespace) -> int:
         finally:
             fetcher.close()
         text, url = page.text, page.url
-    raw = parse_article(profile, text, url, catalog=catalog)
-    from .sanitise import sanitise_article
-
-    clean = sanitise_article(raw.body_html, raw.url)
-    out = {
-        "id": raw.ref.id,
-        "url": raw.url,
-        "title": raw.title,
-        "published": (
-            raw.published.astimezone(profile.timezone).isoformat() if raw.published else None
-        ),
-        "date_source": raw.date_source,
-        "author": raw.author or clean.author,
-        "image": raw.image or clean.image,
-        "image_caption": clean.image_caption,
-        "section": raw.section,
-        "summary": clean.summary,
-        "content_html": clean.html,
-    }
+    out = describe_page(profile, text, url, catalog=load_catalog(settings), default_url=default_url)
+    if out["kind"] == "article":
+        body = out.pop("body_html")
+        clean = sanitise_article(body, out["url"])
+        out["author"] = out["author"] or clean.author
+        out["image"] = out["image"] or clean.image
+        out["image_caption"] = clean.image_caption
+        out["summary"] = clean.summary
+        out["content_html"] = clean.html
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return EXIT_OK
 

@@ -347,12 +347,14 @@ class _SourceRun:
         self.streak = self.state.parse_failure_streak
         deadline = time.monotonic() + deadline_s
         try:
-            kwargs: dict[str, object] = {"deadline": deadline}
+            kwargs: dict[str, object] = {"deadline": deadline, "known": store.known_ids}
             if max_pages is not None:
                 kwargs["max_pages"] = max_pages
             refs = self.source.list_latest(**kwargs)  # type: ignore[arg-type]
         except FeedsvcError as e:
             result.error = str(e)
+            if isinstance(e, ParseError):  # the listing came but could not be understood
+                result.broken = f"{e} (has the site's layout changed?)"
             log_event(log, logging.WARNING, "collect.list", source=self.name, error=str(e))
             return
         result.seen = len(refs)

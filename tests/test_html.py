@@ -17,10 +17,15 @@ import pytest
 
 from feedsvc.catalog import load_catalog
 from feedsvc.exceptions import LayoutError, ParseError
-from feedsvc.sanitise import sanitise_article
 from feedsvc.settings import Settings, load_settings
 from feedsvc.sources.fetch import decode_text
-from feedsvc.sources.html import load_profile, parse_article, parse_date, parse_listing
+from feedsvc.sources.html import (
+    extract_article,
+    load_profile,
+    parse_article,
+    parse_date,
+    parse_listing,
+)
 from feedsvc.text import squash_spaces
 
 from .conftest import DATA, ROOT
@@ -30,12 +35,13 @@ PROFILE = ROOT / "config" / "layouts" / "baohoabinh.toml"
 
 
 def extract(page: Path, settings: Settings) -> dict[str, Any]:
+    """What the parser hands on for one page (before sanitising), as plain JSON."""
     profile = load_profile(PROFILE)
-    raw = parse_article(
+    found = extract_article(
         profile, decode_text(page.read_bytes()), None, catalog=load_catalog(settings)
     )
-    clean = sanitise_article(raw.body_html, raw.url)
-    body = lxml.html.fragment_fromstring(raw.body_html, create_parent="div")
+    raw = found.raw
+    body = lxml.html.fragment_fromstring(raw.body_html or "<p></p>", create_parent="div")
     return {
         "id": raw.ref.id,
         "url": raw.url,
@@ -45,8 +51,12 @@ def extract(page: Path, settings: Settings) -> dict[str, Any]:
         if raw.published
         else None,
         "date_source": raw.date_source,
-        "author": raw.author or clean.author,
-        "image": raw.image or clean.image,
+        "author": raw.author,
+        "image": raw.image,
+        "lead": found.lead,
+        "captions": found.captions,
+        "images": found.images,
+        "warnings": found.warnings,
         # the body as the parser hands it on (before sanitising), as text
         "text": squash_spaces(" ".join(body.itertext())),
     }
@@ -64,6 +74,8 @@ def test_parse_article_golden(page: Path) -> None:
     # Boilerplate never reaches the text, whatever the page.
     assert "Các tin khác" not in got["text"]
     assert "Xem các tin đã đưa ngày" not in got["text"]
+    if got["author"]:
+        assert not got["text"].endswith(got["author"])  # the author line is lifted out
 
 
 def test_parse_article_without_body_names_the_selector() -> None:
@@ -113,6 +125,11 @@ def test_parse_listing_reads_items_in_order() -> None:
         ("Thứ Sáu, 27-11-2026", "2026-11-26T17:00:00+00:00"),
         ("2026-11-27T08:00:00+07:00", "2026-11-27T01:00:00+00:00"),
         ("2026-11-27T08:00:00", "2026-11-27T01:00:00+00:00"),
+        ("Thứ Hai, 3/2/2025 - 10:30", "2025-02-03T03:30:00+00:00"),
+        ("26/04/2024 09:15:42", "2024-04-26T02:15:00+00:00"),
+        ("26/04/2024 9:15 CH", "2024-04-26T14:15:00+00:00"),
+        ("Ngày 26 tháng 4 năm 2024", "2024-04-25T17:00:00+00:00"),
+        ("2024-04-26 09:15:00", "2024-04-26T02:15:00+00:00"),
         ("31/02/2024 10:00", None),
         ("", None),
         ("hôm nay", None),
@@ -133,3 +150,167 @@ def test_load_profile_errors_name_profile_and_selector(tmp_path: Path) -> None:
     bad.write_text(PROFILE.read_text().replace('body = ["//div', 'body = ["//div[[', 1))
     with pytest.raises(LayoutError, match=r"bad.toml.*\[article\] body: invalid XPath"):
         load_profile(bad)
+
+
+ARTICLE_URL = "https://baohoabinh.com.vn/11/1/a.htm"
+
+
+def body_page(body: str, head: str = "") -> str:
+    return (
+        f'<html><head><meta charset="utf-8">{head}</head><body><div class="news-detail">'
+        '<h1 class="news-title">Tiêu đề</h1><div class="news-date">26/04/2024 09:15</div>'
+        f'<div class="news-content">{body}</div></div></body></html>'
+    )
+
+
+@pytest.mark.parametrize("dash", ["-", "–", "—"])
+def test_parse_article_lead_marker_takes_any_dash(dash: str) -> None:
+    page = body_page(f"<p><em>Chú thích ảnh</em></p><p><strong>(HBĐT) {dash} Lời dẫn.</strong></p>")
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.lead == "Lời dẫn."
+    assert f"(HBĐT) {dash} Lời dẫn." in found.raw.body_html  # the body keeps it as published
+
+
+@pytest.mark.parametrize(
+    ("last", "author"),
+    [
+        ('<p align="right"><strong>Bình Giang</strong></p>', "Bình Giang"),
+        ('<p style="text-align: right;">Thu Trang (tổng hợp)</p>', "Thu Trang (tổng hợp)"),
+        ("<p>" + "&nbsp;" * 40 + "Minh Thu</p>", "Minh Thu"),
+        ('<div align="right"><b>M.T</b></div><p>&nbsp;</p><p>&nbsp;</p>', "M.T"),
+        # Not a signature: a sentence, a plain last paragraph, an image.
+        ('<p align="right">Đây là một câu rất dài kết thúc bài viết về nhiều việc.</p>', None),
+        ("<p>Bình Giang</p>", None),
+        ('<p align="right"><img src="/a.jpg"></p>', None),
+    ],
+)
+def test_parse_article_lifts_right_aligned_author_line(last: str, author: str | None) -> None:
+    page = body_page("<p>(HBĐT) - Lời dẫn.</p><p>&nbsp;</p><p>Thân bài.</p><p>&nbsp;</p>" + last)
+    raw = parse_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert raw.author == author
+    if author:
+        assert author not in raw.body_html
+    assert "&nbsp;" not in raw.body_html and "\xa0</p>" not in raw.body_html
+
+
+def test_parse_article_rules_can_be_switched_off(tmp_path: Path) -> None:
+    profile_path = tmp_path / "p.toml"
+    profile_path.write_text(
+        PROFILE.read_text(encoding="utf-8")
+        .replace("author_line = true", "author_line = false")
+        .replace("drop_empty_paragraphs = true", "drop_empty_paragraphs = false")
+        .replace("drop_repeated_captions = true", "drop_repeated_captions = false"),
+        encoding="utf-8",
+    )
+    page = body_page(
+        '<table class="image-box"><tr><td><img src="/x.jpg"></td></tr>'
+        '<tr><td class="image-caption">Ảnh đẹp</td></tr></table><p><em>Ảnh đẹp</em></p>'
+        '<p>(HBĐT) - Lời dẫn.</p><p>&nbsp;</p><p align="right">&nbsp;&nbsp;&nbsp;&nbsp;Tác Giả</p>'
+    )
+    on = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    off = extract_article(load_profile(profile_path), page, ARTICLE_URL)
+    assert on.raw.author == "Tác Giả" and off.raw.author is None
+    assert on.raw.body_html.count("Ảnh đẹp") == 1 and off.raw.body_html.count("Ảnh đẹp") == 2
+    assert "\xa0" not in on.raw.body_html and "\xa0" in off.raw.body_html
+    assert on.captions == off.captions == ["Ảnh đẹp"]
+
+
+def test_parse_article_sapo_outside_the_body_joins_it() -> None:
+    page = (
+        '<html><body><h1 class="news-title">T</h1><h2 class="sapo">(HBĐT) - Lời dẫn riêng.</h2>'
+        '<div class="news-content"><p>Thân bài.</p></div></body></html>'
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.lead == "Lời dẫn riêng."
+    assert found.raw.body_html.startswith("<p><strong>Lời dẫn riêng.</strong></p>")
+
+
+def test_parse_article_unknown_layout_falls_back_and_warns() -> None:
+    page = (
+        '<html><head><meta property="og:title" content="Tiêu đề mới">'
+        '<meta property="article:published_time" content="2025-12-30T18:05:00+07:00">'
+        '<meta property="og:image" content="/img/a.jpg"></head><body>'
+        '<div class="wrap"><div class="story">'
+        + "<p>Đoạn văn dài của bài báo. </p>" * 20
+        + '<p style="text-align:right">Thanh Hải</p></div></div></body></html>'
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    raw = found.raw
+    assert (raw.title, raw.author, raw.image) == (
+        "Tiêu đề mới",
+        "Thanh Hải",
+        "https://baohoabinh.com.vn/img/a.jpg",
+    )
+    assert raw.published is not None and raw.published.isoformat() == "2025-12-30T11:05:00+00:00"
+    assert raw.date_source == "page"
+    assert raw.body_html.count("Đoạn văn dài") == 20
+    text = "\n".join(found.warnings)
+    assert "[article] body: no selector matched" in text
+    assert "[article] title: " in text and "used \"//meta[@property='og:title']" in text
+    assert "article:published_time" in text
+
+
+def test_parse_article_date_line_above_the_body_is_found_by_scanning() -> None:
+    page = (
+        '<html><body><h1 class="news-title">T</h1><p class="meta">Thứ Sáu, 26/4/2024 | 09:15</p>'
+        '<div class="news-content"><p>Thân bài.</p>'
+        "<select><option>01/01/2020 10:00</option></select></div></body></html>"
+    )
+    raw = parse_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert raw.published is not None and raw.published.isoformat() == "2024-04-26T02:15:00+00:00"
+
+
+def test_parse_article_lazy_and_relative_images_resolve_for_the_lead_image() -> None:
+    page = body_page(
+        '<p><img src="/Images/blank.gif" data-src="../../NewsImg/4_2024/1_a.jpg"></p>'
+        '<p><img src="data:image/gif;base64,R0lGOD" data-original="/NewsImg/4_2024/1_b.jpg"></p>'
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.images == [
+        "https://baohoabinh.com.vn/NewsImg/4_2024/1_a.jpg",
+        "https://baohoabinh.com.vn/NewsImg/4_2024/1_b.jpg",
+    ]
+    assert found.raw.image == found.images[0]
+    assert 'data-src="../../NewsImg' in found.raw.body_html  # the body is the sanitiser's
+
+
+def test_parse_article_base_href_makes_body_links_absolute() -> None:
+    page = body_page(
+        '<p><a href="x.htm">x</a><img data-src="i.jpg"></p>',
+        head='<base href="https://baohoabinh.com.vn/11/">',
+    )
+    raw = parse_article(load_profile(PROFILE), page, "https://baohoabinh.com.vn/3/2/b.htm")
+    assert 'href="https://baohoabinh.com.vn/11/x.htm"' in raw.body_html
+    assert 'data-src="https://baohoabinh.com.vn/11/i.jpg"' in raw.body_html
+
+
+def test_parse_listing_without_items_names_the_selector() -> None:
+    with pytest.raises(ParseError, match=r"\[listing\] item of .*baohoabinh.toml matched nothing"):
+        parse_listing(
+            load_profile(PROFILE),
+            "<html><body><p>Trang đang bảo trì</p></body></html>",
+            "https://baohoabinh.com.vn/11/page/1/CHINH-TRI.htm",
+            source="s",
+            section=None,
+        )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("author_line = true", "author_line = 1"), r"\[article\] author_line: expected true"),
+        (("lead_max_blocks = 8", "lead_max_blocks = -1"), r"lead_max_blocks: expected a whole"),
+        (('body_fallback = "densest"', 'body_fallback = "magic"'), r"body_fallback: expected"),
+        (("lead_marker = '", "lead_marker = '(("), r"lead_marker: invalid regular expression"),
+        (("{id}", "{nope}"), r"\[site\] id_template: bad template"),
+        (("[listing]", "[listin]"), r"unknown table \[listin\]"),
+    ],
+)
+def test_load_profile_checks_rules_and_templates(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PROFILE.read_text(encoding="utf-8").replace(*edit, 1), encoding="utf-8")
+    with pytest.raises(LayoutError, match=message) as info:
+        load_profile(bad)
+    assert "bad.toml" in str(info.value)

@@ -747,3 +747,15 @@ def test_cli_health_prints_the_healthz_document(settings: Settings) -> None:
     result = cli("--config", str(settings.path), "health")
     assert result.returncode == 0
     assert json.loads(result.stdout)["sources"]["baohoabinh"]["status"] == "never"
+
+
+def test_collect_unparseable_listing_marks_source_broken(
+    app: Flask, pipe: Pipeline, clock: Clock
+) -> None:
+    use_fake_source(app, "fake")
+    src = FakeSource()
+    src.fail(None, ParseError("listing: selector [listing] item matched nothing"))
+    r = run(src, pipe, clock)
+    assert r.error and r.broken and "layout" in r.broken
+    _, body = healthz(app, clock)
+    assert body["sources"]["fake"]["status"] == "broken"

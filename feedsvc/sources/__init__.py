@@ -7,7 +7,8 @@ so the bundled demo snapshot goes through the production parser.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Protocol
 
 from ..catalog import Catalog
@@ -19,9 +20,20 @@ from ..settings import Settings, SourceSettings
 class Source(Protocol):
     name: str
 
-    def list_latest(self, *, deadline: float | None = None) -> list[ArticleRef]:
+    def list_latest(
+        self,
+        *,
+        deadline: float | None = None,
+        known: Callable[[Sequence[str]], AbstractSet[str]] | None = None,
+        max_pages: int | None = None,
+    ) -> list[ArticleRef]:
         """Newest first. An empty list is an alarm (the layout changed?), unless the source
-        sets ``self.not_modified = True`` first (its upstream answered 304)."""
+        sets ``self.not_modified = True`` first (its upstream answered 304).
+
+        ``known`` answers which of some ids the store already has (a paged listing stops
+        where they begin); ``max_pages`` asks a paged listing for a backfill of that many
+        pages. A source without pages ignores both.
+        """
         ...
 
     def fetch(self, ref: ArticleRef, *, deadline: float | None = None) -> RawArticle: ...
