@@ -360,7 +360,8 @@ class _SourceRun:
         result.seen = len(refs)
         if not refs and getattr(self.source, "not_modified", False):
             # the upstream answered 304: nothing new, and no alarm (retries still run)
-            log_event(log, logging.DEBUG, "collect.not_modified", source=self.name)
+            result.not_modified = True
+            log_event(log, logging.INFO, "collect.not_modified", source=self.name)
             todo: list[ArticleRef] = []
         elif not refs:
             result.error = result.broken = (

@@ -103,6 +103,7 @@ class CollectResult:
     broken: str | None = None  # why the source looks broken (layout changed?), an alarm
     skipped: str | None = None  # why the source was not collected (backing off)
     interrupted: bool = False  # a stop request (SIGTERM) ended the run early
+    not_modified: bool = False  # the upstream answered 304: nothing to do
 
     @property
     def ok(self) -> bool:

@@ -314,3 +314,45 @@ def test_load_profile_checks_rules_and_templates(
     with pytest.raises(LayoutError, match=message) as info:
         load_profile(bad)
     assert "bad.toml" in str(info.value)
+
+
+def test_parse_listing_unknown_markup_falls_back_with_a_warning() -> None:
+    html = """<main><ul class="stream">
+      <li><h3><a href="/11/500002/B.htm">B</a></h3><time datetime="2026-11-27T08:00:00+07:00">
+        </time><p>(HBĐT) - Tóm tắt B</p></li>
+      <li><h3><a href="/11/500001/A.htm">A</a></h3></li>
+      <li><h3><a href="/gioi-thieu.htm">Giới thiệu</a></h3></li>
+    </ul></main>"""
+    warnings: list[str] = []
+    refs = parse_listing(
+        load_profile(PROFILE),
+        html,
+        "https://baohoabinh.com.vn/11/page/1/CHINH-TRI.htm",
+        source="s",
+        section=None,
+        warnings=warnings,
+    )
+    assert [(r.title, r.lead) for r in refs] == [("B", "Tóm tắt B"), ("A", None)]
+    assert refs[0].published is not None and refs[0].published.hour == 1
+    assert len(warnings) == 1 and warnings[0].startswith("[listing] item:")
+
+
+def test_parse_article_densest_block_counts_div_paragraphs() -> None:
+    para = "<div>Một đoạn văn của bài báo, viết trong thẻ div thay cho thẻ p.</div>"
+    page = (
+        '<html><body><div id="page"><h1>Tiêu đề</h1><div class="sidebar"><p>Quảng cáo</p></div>'
+        f'<div class="noi-dung">{para * 8}</div><div class="footer"><p>Chân trang</p></div>'
+        "</div></body></html>"
+    )
+    raw = parse_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert raw.body_html.count("Một đoạn văn") == 8
+    assert "Quảng cáo" not in raw.body_html and "Chân trang" not in raw.body_html
+
+
+def test_parse_article_site_logo_is_never_the_lead_image() -> None:
+    page = body_page(
+        '<p><img src="/NewsImg/5_2024/1_anh.jpg"></p><p>(HBĐT) - Lời dẫn.</p>',
+        head='<meta property="og:image" content="https://baohoabinh.com.vn/Images/logo.png">',
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.raw.image == "https://baohoabinh.com.vn/NewsImg/5_2024/1_anh.jpg"

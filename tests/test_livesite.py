@@ -133,13 +133,15 @@ def listing_page(items: list[tuple[str, str, str | None]]) -> str:
     )
 
 
-def live_settings(tmp_path: Path, base_url: str, **source: Any) -> Settings:
+def live_settings(
+    tmp_path: Path, base_url: str, fetch: dict[str, Any] | None = None, **source: Any
+) -> Settings:
     return load_settings(
         write_config(
             tmp_path / "feedsvc.toml",
             {
                 "database": {"url": "sqlite:///feedsvc.sqlite3"},
-                "fetch": FETCH,
+                "fetch": {**FETCH, **(fetch or {})},
                 "sources": [
                     {
                         "name": "baohoabinh",
@@ -368,6 +370,34 @@ def test_livesite_unreachable_site_fails_the_source_not_the_run(tmp_path: Path) 
         service.close()
     assert result.error is not None and "HTTP 503" in result.error
     assert result.new == 0
+
+
+def test_livesite_one_bad_section_does_not_stop_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with HttpFixture() as server:
+        serve_site(server, [[601, 600]])  # chinh-tri; xa-hoi's listing is missing (404)
+        settings = live_settings(tmp_path, server.base_url, sections=["chinh-tri", "xa-hoi"])
+        service, result = run_collection(settings)
+        service.close()
+    assert result.ok and result.new == 2
+    assert "/10/page/1/XA-HOI.htm: HTTP 404" in caplog.text
+
+
+def test_livesite_deadline_ends_the_walk_without_hanging(tmp_path: Path) -> None:
+    with HttpFixture() as server:
+        for page in range(1, 10):
+            items = [(f"/11/{610 + page}/Tin.htm", "Tin", None)]
+            server.route(
+                f"/11/page/{page}/CHINH-TRI.htm", Reply(delay_s=0.3, body=listing_page(items))
+            )
+        slow_ok = {"read_timeout_seconds": 5, "page_timeout_seconds": 5}
+        settings = live_settings(tmp_path, server.base_url, slow_ok, deadline_seconds=1.0)
+        service, result = run_collection(settings, max_pages=9)
+        service.close()
+    # Some pages came in time; the walk stopped at the deadline, and so did the run.
+    assert result.error is not None and "deadline" in result.error, result.error
+    assert 1 <= result.seen < 9 and result.new == 0
 
 
 # --------------------------------------------------------------------------------------------

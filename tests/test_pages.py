@@ -123,7 +123,7 @@ def test_directory_shows_both_widget_snippets_with_public_addresses(client: Flas
     iframe_code = doc.get_element_by_id("ma-iframe").text_content()
     script_code = doc.get_element_by_id("ma-script").text_content()
     assert f'src="{PUBLIC}/embed/tin-moi-nhat"' in iframe_code
-    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in iframe_code
+    assert 'loading="lazy"' in iframe_code and 'title="Tin mới nhất - Báo Hòa Bình"' in iframe_code
     assert 'data-feedsvc="tin-moi-nhat" data-n="5"' in script_code
     assert f'<script src="{PUBLIC}/embed.js" async></script>' in script_code
     # The snippets are text to copy, not markup of this page.

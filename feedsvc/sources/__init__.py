@@ -67,8 +67,6 @@ def _load_builtin() -> None:
 
         register("html", html.make_html_source)
     if "feed" not in _REGISTRY:
-        try:
-            from . import feed  # type: ignore[attr-defined]
-        except ImportError:
-            return
+        from . import feed
+
         register("feed", feed.make_feed_source)

@@ -97,6 +97,7 @@ class ArticleRules:
     author_max_words: int = 8
     author_min_padding: int = 4
     image_from_body: bool = True
+    image_ignore: re.Pattern[str] | None = None  # site furniture (a logo) is no lead image
     body_fallback: str = ""  # "" | "densest"
     date_scan: bool = True
 
@@ -183,6 +184,7 @@ _RULE_TYPES: dict[str, type] = {
     "author_max_words": int,
     "author_min_padding": int,
     "image_from_body": bool,
+    "image_ignore": str,
     "body_fallback": str,
     "date_scan": bool,
 }
@@ -238,7 +240,7 @@ def _rules(art: dict[str, Any], where: str) -> ArticleRules:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise LayoutError(f"{here}: expected a whole number >= 0, got {value!r}")
             values[key] = value
-        elif key == "lead_marker":
+        elif key in ("lead_marker", "image_ignore"):
             values[key] = _regex(value, here) if value else None
         elif key == "body_fallback":
             if value not in ("", "densest"):
@@ -585,13 +587,25 @@ class _Fields:
         return out
 
 
+_TEXT_CHILDREN = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "pre"})
+
+
 def _densest_block(doc: Any) -> Any:
-    """The element whose own paragraphs hold the most text: a body when no selector finds one."""
+    """The element whose own paragraphs hold the most text: a body when no selector finds one.
+
+    Only direct children count (paragraphs, and divs used as paragraphs), so a page-wide
+    wrapper never beats the block that actually holds the text.
+    """
     best, best_len = None, 0
     for el in doc.iter("div", "article", "section", "td", "main"):
-        total = sum(
-            len(_text_of(p)) for p in el if isinstance(p.tag, str) and p.tag in ("p", "h2", "h3")
-        )
+        total = len((el.text or "").strip())
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            if child.tag in _TEXT_CHILDREN or (
+                child.tag == "div" and not any(_is_block(d) for d in child.iterdescendants())
+            ):
+                total += len(_text_of(child))
         if total > best_len:
             best, best_len = el, total
     return best if best_len >= 200 else None
@@ -733,8 +747,9 @@ def extract_article(
         if rules.date_scan:
             page_date = _scan_date(doc, body, profile.timezone)
     updated = parse_date(fields.text("updated"), profile.timezone)
-    image = fields.text("image")
-    author = fields.text("author") or None
+    ignore = rules.image_ignore
+    image = fields.text("image", accept=lambda t: bool(t) and not (ignore and ignore.search(t)))
+    author = fields.text("author", accept=lambda t: 0 < len(t) <= rules.author_max_chars) or None
     section_link = fields.text("section_link")
     category = fields.text("category")
     lead_node = None
@@ -811,7 +826,7 @@ def extract_article(
     images: list[str] = []
     for img in body.iter("img"):
         src = image_url(img, base)
-        if src and src not in images:
+        if src and src not in images and not (ignore and ignore.search(src)):
             images.append(src)
     if image:
         image = urljoin(base, image)
@@ -910,19 +925,30 @@ def _strip_marker(text: str, profile: LayoutProfile) -> str:
 
 
 def parse_listing(
-    profile: LayoutProfile, text: str, url: str, *, source: str, section: str | None
+    profile: LayoutProfile,
+    text: str,
+    url: str,
+    *,
+    source: str,
+    section: str | None,
+    warnings: list[str] | None = None,
 ) -> list[ArticleRef]:
     """Article references of one listing page, in page order (newest first).
 
     A page on which ``[listing] item`` matches nothing is a ParseError naming the selector:
-    the alarm that the site's layout changed (or that the section's URL is wrong).
+    the alarm that the site's layout changed (or that the section's URL is wrong). When only
+    a fallback item selector matched, ``warnings`` (if given) says so.
     """
     doc = parse_html(text)
     sel = profile.listing
     items: list[Any] = []
-    for s in sel["item"]:
+    for index, s in enumerate(sel["item"]):
         items = [i for i in _evaluate(s, doc) if isinstance(i, lxml.etree._Element)]
         if items:
+            if index > 0 and warnings is not None:
+                warnings.append(
+                    f"[listing] item: {sel['item'][0].text!r} matched nothing; used {s.text!r}"
+                )
             break
     if not items:
         raise ParseError(
@@ -1051,8 +1077,8 @@ def _describe_article(
 
 
 def _describe_listing(profile: LayoutProfile, text: str, url: str) -> dict[str, Any]:
-    refs = parse_listing(profile, text, url, source="", section=None)
-    warnings = []
+    warnings: list[str] = []
+    refs = parse_listing(profile, text, url, source="", section=None, warnings=warnings)
     for key, attr in (("title", "title"), ("date", "published"), ("lead", "lead")):
         if profile.listing.get(key) and refs and all(getattr(r, attr) is None for r in refs):
             sel = profile.selector_text("listing", key)
@@ -1182,14 +1208,17 @@ class HtmlSource:
                     if cached is not None:
                         page_refs = [replace(r, section=section.slug) for r in cached]
                     else:
+                        warnings: list[str] = []
                         page_refs = parse_listing(
                             self.profile,
                             fetched.text,
                             fetched.url or url,
                             source=self.name,
                             section=section.slug,
+                            warnings=warnings,
                         )
                         self._listings.remember(url, page_refs)
+                        self._warn(url, warnings)
                 except DeadlineExceededError as e:
                     errors.append(e)
                     out_of_time = True
@@ -1243,18 +1272,22 @@ class HtmlSource:
                 )
             except ParseError as e:
                 raise ParseError(f"source {self.name}: {e}") from e
-            for warning in found.warnings:
-                key = warning.split(":", 1)[0]
-                if key.startswith("[article] body") or key.startswith("[article] title"):
-                    if key not in self._warned:
-                        self._warned.add(key)
-                        log.warning(
-                            "collect source=%s url=%s layout=%s", self.name, ref.url, warning
-                        )
+            self._warn(
+                ref.url,
+                [w for w in found.warnings if w.startswith(("[article] body", "[article] title"))],
+            )
             self._articles.remember(ref.url, found.raw)
             return found.raw
         finally:
             progress.current().article_done(ref.url)
+
+    def _warn(self, url: str, warnings: list[str]) -> None:
+        """Log a layout drift (a fallback selector was needed) once per field and source."""
+        for warning in warnings:
+            key = warning.split(":", 1)[0]
+            if key not in self._warned:
+                self._warned.add(key)
+                log.warning("collect source=%s url=%s layout=%s", self.name, url, warning)
 
     def close(self) -> None:
         self.fetcher.close()

@@ -28,7 +28,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Literal
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from lxml import etree
 from markupsafe import Markup
@@ -52,6 +52,7 @@ SCRIPT_CACHE = "public, max-age=3600"
 WIDGET_MAX_N = 20
 WIDGET_DEFAULT_N = 5
 EMBED_CACHE_SIZE = 512
+CACHE_KEY = "feedsvc.pages"
 OPML_MIMETYPE = "text/x-opml"
 FORMAT_LABELS: dict[Format, str] = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 LINK_TYPES: dict[Format, str] = {
@@ -173,14 +174,25 @@ def newest_change(articles: Sequence[Article]) -> datetime | None:
     return max((max(a.published, a.updated) for a in articles), default=None)
 
 
-_directory_cache: dict[str, tuple[int, list[FeedInfo]]] = {}
-_directory_lock = threading.Lock()
+class PageCache:
+    """What the pages rebuild only when the store changed; one per app (per worker)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.directory: tuple[int, list[FeedInfo]] | None = None
+        self.embeds: OrderedDict[tuple[str, WidgetOptions], _Rendered] = OrderedDict()
+
+
+def page_cache(app: Flask) -> PageCache:
+    cache: PageCache = app.extensions.setdefault(CACHE_KEY, PageCache())
+    return cache
 
 
 def feed_infos(service: Service) -> list[FeedInfo]:
     """Every feed with its article count and last change, recomputed only when data changed."""
     version = service.store.version()
-    hit = _directory_cache.get(service.store.url)
+    cache = page_cache(current_app)
+    hit = cache.directory
     if hit and hit[0] == version:
         return hit[1]
     counts = service.store.counts()
@@ -189,8 +201,8 @@ def feed_infos(service: Service) -> list[FeedInfo]:
         FeedInfo(s, counts.get(s.slug, 0), newest_change(service.store.latest(s, limit)))
         for s in service.catalog.scopes()
     ]
-    with _directory_lock:
-        _directory_cache[service.store.url] = (version, infos)
+    with cache.lock:
+        cache.directory = (version, infos)
     return infos
 
 
@@ -220,9 +232,9 @@ class WidgetOptions:
 
     @property
     def iframe_height(self) -> int:
-        """A height that fits the list in a column about 320px wide; the page scrolls beyond."""
-        row = 76 if self.thumbs else 64
-        return 52 + self.n * row
+        """A height that fits the list in a column about 300px wide; the page scrolls beyond."""
+        row = 98 if self.thumbs else 88
+        return 40 + self.n * row
 
 
 class BadOption(ValueError):
@@ -273,11 +285,14 @@ def widget_name(scope: Scope, title: str) -> str:
 
 
 def iframe_snippet(base: str, scope: Scope, opts: WidgetOptions, title: str) -> str:
+    """No ``sandbox`` attribute: the widget runs no script (its CSP says script-src 'none'),
+    so a sandbox would add nothing but a longer snippet (and in Chromium, console noise when
+    a link is clicked). A host that wants one adds allow-popups allow-popups-to-escape-sandbox.
+    """
     src = f"{base}/embed/{scope.slug}{opts.query()}"
     return (
         f'<iframe src="{escape(src)}" title="{escape(widget_name(scope, title))}"'
-        f' width="100%" height="{opts.iframe_height}" style="border:0" loading="lazy"'
-        ' sandbox="allow-popups allow-popups-to-escape-sandbox"></iframe>'
+        f' width="100%" height="{opts.iframe_height}" style="border:0" loading="lazy"></iframe>'
     )
 
 
@@ -425,18 +440,15 @@ class _Rendered:
     last_modified: datetime | None
 
 
-_embed_cache: OrderedDict[tuple[str, str, WidgetOptions], _Rendered] = OrderedDict()
-_embed_lock = threading.Lock()
-
-
 def render_embed(service: Service, scope: Scope, opts: WidgetOptions) -> _Rendered:
     """The widget's bytes, rebuilt only when the store changed (like the feeds)."""
     version = service.store.version()
-    key = (service.store.url, scope.slug, opts)
-    with _embed_lock:
-        hit = _embed_cache.get(key)
+    key = (scope.slug, opts)
+    cache = page_cache(current_app)
+    with cache.lock:
+        hit = cache.embeds.get(key)
         if hit and hit.version == version:
-            _embed_cache.move_to_end(key)
+            cache.embeds.move_to_end(key)
             return hit
     articles = service.store.latest(scope, opts.n)
     css, _ = embed_css()
@@ -451,10 +463,10 @@ def render_embed(service: Service, scope: Scope, opts: WidgetOptions) -> _Render
         name=widget_name(scope, service.settings.service.title),
     )
     rendered = _Rendered(version, html.encode("utf-8"), newest_change(articles))
-    with _embed_lock:
-        _embed_cache[key] = rendered
-        while len(_embed_cache) > EMBED_CACHE_SIZE:
-            _embed_cache.popitem(last=False)
+    with cache.lock:
+        cache.embeds[key] = rendered
+        while len(cache.embeds) > EMBED_CACHE_SIZE:
+            cache.embeds.popitem(last=False)
     return rendered
 
 

@@ -61,6 +61,19 @@
     return el;
   }
 
+  function thumbnail(src) {
+    var img = make('img', 'feedsvc-thumb');
+    img.src = src;
+    img.alt = '';
+    img.width = 64;
+    img.height = 48;
+    img.loading = 'lazy';
+    img.style.display = 'block';
+    img.style.objectFit = 'cover';
+    img.style.marginTop = '0.15em';
+    return img;
+  }
+
   function item(entry, thumbs, dates) {
     var title = typeof entry.title === 'string' ? entry.title : '';
     if (!title) {
@@ -68,19 +81,16 @@
     }
     var li = make('li', 'feedsvc-item');
     li.style.margin = '0 0 0.75em';
-    li.style.overflow = 'hidden';
-    var image = thumbs ? httpUrl(entry.image) : null;
-    if (image) {
-      var img = make('img', 'feedsvc-thumb');
-      img.src = image;
-      img.alt = '';
-      img.width = 64;
-      img.height = 48;
-      img.loading = 'lazy';
-      img.style.cssFloat = 'left';
-      img.style.objectFit = 'cover';
-      img.style.margin = '0.15em 0.6em 0 0';
-      li.appendChild(img);
+    var text = make('div', 'feedsvc-text');
+    if (thumbs) {
+      // Picture left, headline and date right, however many lines the headline takes;
+      // an article without a picture keeps the column, so the headlines line up.
+      li.style.display = 'grid';
+      li.style.gridTemplateColumns = '64px minmax(0, 1fr)';
+      li.style.columnGap = '0.6em';
+      li.style.alignItems = 'start';
+      var image = httpUrl(entry.image);
+      li.appendChild(image ? thumbnail(image) : make('span', 'feedsvc-nothumb'));
     }
     var href = httpUrl(entry.url);
     var link = make(href ? 'a' : 'span', 'feedsvc-link', title);
@@ -89,7 +99,7 @@
       link.target = '_blank';
       link.rel = 'noopener';
     }
-    li.appendChild(link);
+    text.appendChild(link);
     var when = dates ? vnDate(entry.date_published) : '';
     if (when) {
       var time = make('time', 'feedsvc-date', when);
@@ -97,8 +107,9 @@
       time.style.display = 'block';
       time.style.fontSize = '0.85em';
       time.style.opacity = '0.8';
-      li.appendChild(time);
+      text.appendChild(time);
     }
+    li.appendChild(text);
     return li;
   }
 
