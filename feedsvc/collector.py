@@ -39,7 +39,7 @@ from .exceptions import FeedsvcError, LeaseHeldError, NotFoundError, ParseError
 from .logs import log_event
 from .model import Article, ArticleRef, CollectResult, RawArticle
 from .places import Gazetteer, tag_places
-from .sanitise import sanitise_article, strip_xml_illegal
+from .sanitise import html_to_text, sanitise_article, strip_xml_illegal
 from .settings import CollectorSettings, RetentionSettings
 from .sources import Source
 from .store import LeaseInfo, RetentionResult, SourceState, Store
@@ -58,6 +58,22 @@ def utcnow() -> datetime:
 
 class BodylessError(ParseError):
     """The page parsed, but its body holds no text and no image (the layout changed?)."""
+
+
+def requires_body(source: Source) -> bool:
+    """Whether the source's articles must have a body: pages scraped from the paper must (an
+    empty one means the layout changed); an upstream feed item may be a bare headline. A
+    source says so with a ``require_body`` attribute; by default only HtmlSource does."""
+    flag = getattr(source, "require_body", None)
+    if flag is not None:
+        return bool(flag)
+    from .sources.html import HtmlSource
+
+    return isinstance(source, HtmlSource)
+
+
+def has_body(article: Article) -> bool:
+    return bool(html_to_text(article.content_html).strip()) or "<img" in article.content_html
 
 
 @dataclass(frozen=True)
@@ -224,14 +240,8 @@ class Pipeline:
 
 
 def build_article(raw: RawArticle, pipe: Pipeline, *, source: str, now: datetime) -> Article:
-    """Sanitise and tag one raw article. Pure: no I/O.
-
-    An article with neither text nor an image in its body is refused (BodylessError): what
-    it would replace stays, and a run of them raises the "layout changed" alarm.
-    """
+    """Sanitise and tag one raw article. Pure: no I/O."""
     clean = sanitise_article(raw.body_html, raw.url, summary_chars=pipe.summary_chars)
-    if not clean.text.strip() and not clean.images:
-        raise BodylessError(f"{raw.url}: the article parsed without a body")
     title = squash_spaces(strip_xml_illegal(nfc(raw.title)))
     summary = clean.summary or squash_spaces(strip_xml_illegal(nfc(raw.lead or "")))
     section = raw.section or raw.ref.section or pipe.catalog.match_section(*raw.categories)
@@ -334,6 +344,7 @@ class _SourceRun:
         self.result = CollectResult(source=source.name)
         self.state = SourceState(source.name)
         self.listed = False  # the listing was read (whatever it held)
+        self.require_body = requires_body(source)
         self.streak = 0
 
     def collect(
@@ -415,6 +426,9 @@ class _SourceRun:
         try:
             raw = self.source.fetch(ref, deadline=deadline)
             article = build_article(raw, self.pipe, source=self.name, now=self.now())
+            if self.require_body and not has_body(article):
+                # refused: what it would replace stays; a run of them raises the alarm
+                raise BodylessError(f"{ref.url}: the article parsed without a body")
             status = self.store.save(article, now=self.now())
         except NotFoundError as e:
             if why == "recheck":

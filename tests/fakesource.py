@@ -34,6 +34,8 @@ class FakeItem:
 
 
 class FakeSource:
+    require_body = True  # it stands for the paper's pages
+
     def __init__(self, name: str = "fake") -> None:
         self.name = name
         self.items: dict[int, FakeItem] = {}
