@@ -356,3 +356,25 @@ def test_parse_article_site_logo_is_never_the_lead_image() -> None:
     )
     found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
     assert found.raw.image == "https://baohoabinh.com.vn/NewsImg/5_2024/1_anh.jpg"
+
+
+def test_parse_article_header_clock_is_not_the_date() -> None:
+    page = (
+        '<html><body><div class="top">Thứ Sáu, 27/11/2026 21:00</div>'
+        '<h1 class="news-title">T</h1><div class="news-content"><p>Thân bài.</p></div>'
+        "</body></html>"
+    )
+    raw = parse_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert (raw.published, raw.date_source) == (None, "discovered")
+
+
+def test_parse_article_image_box_caption_without_a_class() -> None:
+    page = body_page(
+        '<table align="center"><tr><td><img src="/NewsImg/5_2024/1_a.jpg"></td></tr>'
+        "<tr><td><em>Chú thích không có lớp. Ảnh: P.V</em></td></tr></table>"
+        '<p style="text-align:center">Chú thích không có lớp. Ảnh: P.V</p>'
+        "<p>(HBĐT) - Lời dẫn.</p>"
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.captions == ["Chú thích không có lớp. Ảnh: P.V"]
+    assert found.raw.body_html.count("Chú thích không có lớp") == 1

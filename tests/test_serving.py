@@ -559,6 +559,25 @@ def test_store_unavailable_without_a_cached_body_is_503(make_app: Callable[..., 
         assert "store unavailable" in resp.get_data(as_text=True)
 
 
+def test_render_failure_serves_the_last_good_body(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    client = app.test_client()
+    good = client.get(FEED)
+    collector = Store(get_service(app).settings.database.url)
+    collector.set_hidden(VAN_MAI, True)  # a change: the next request re-renders
+
+    def boom(key: FeedKey) -> None:
+        raise RuntimeError("render bug")
+
+    feed_server(app).on_render = boom
+    resp = client.get(FEED)
+    assert (resp.status_code, resp.headers["X-Cache"]) == (200, "STALE")
+    assert resp.data == good.data
+    with pytest.raises(RuntimeError):  # nothing to fall back on: a real error (500)
+        client.get("/feeds/kinh-te.xml")
+    collector.close()
+
+
 # -- the /rss/ alias ------------------------------------------------------------------------
 
 

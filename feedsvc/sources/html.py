@@ -46,6 +46,8 @@ DEMO_SNAPSHOT = Path(__file__).resolve().parent.parent / "demo" / "site"
 
 #: Parsed articles and listings kept per source to answer a 304 (LRU, entries).
 CACHE_ENTRIES = 512
+#: A "lead" element longer than this is not a lead (a selector matching too much).
+MAX_LEAD_CHARS = 1500
 
 _DATE_RE = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
 _WORD_DATE_RE = re.compile(
@@ -65,6 +67,7 @@ _CONTENT_TAGS = frozenset(
      "canvas", "math"}
 )  # fmt: skip
 _BLANK = re.compile(r"[\s\u00a0\u200b\u200c\u200d\u2060\ufeff]*")
+_NO_DATE_TAGS = frozenset({"script", "style", "option", "select", "title", "head", "meta"})
 _IMAGE_ATTRS = ("data-src", "data-original", "data-lazy-src", "data-lazy", "src")
 _PLACEHOLDER = re.compile(r"(?:^data:|blank\.gif$|spacer\.gif$|pixel\.gif$|/1x1\.)", re.I)
 
@@ -638,22 +641,22 @@ def _pick_body(profile: LayoutProfile, doc: Any, fields: _Fields, url: str) -> A
     )
 
 
-def _scan_date(doc: Any, body: Any, tz: ZoneInfo) -> datetime | None:
-    """A short text with a full date and a time before the body: the usual place of a date
-    line, whatever its class. Stops at the body so the date-archive picker never counts."""
+def _scan_date(doc: Any, start: Any, body: Any, tz: ZoneInfo) -> datetime | None:
+    """A short text with a full date and a time between the headline (``start``) and the
+    body: the usual place of a date line, whatever its class. The header's clock (above the
+    headline) and the date-archive picker (in the body) never count."""
+    started = False
     for el in doc.iter():
         if el is body:
             return None
-        if not isinstance(el.tag, str) or el.tag in (
-            "script",
-            "style",
-            "option",
-            "select",
-            "title",
-        ):
+        if el is start:
+            started = True
             continue
-        own = " ".join(t for t in (el.text, *(c.tail for c in el)) if t)
-        own = squash_spaces(nfc(own))
+        if not started or not isinstance(el.tag, str) or el.tag in _NO_DATE_TAGS:
+            continue
+        if start in el.iterancestors():
+            continue
+        own = squash_spaces(nfc(" ".join(t for t in (el.text, *(c.tail for c in el)) if t)))
         if not own or len(own) > 80:
             continue
         if _DATE_RE.search(own) and _TIME_RE.search(_DATE_RE.sub(" ", own)):
@@ -697,7 +700,7 @@ def _drop_empty(body: Any) -> None:
             _remove_keep_tail(el)
 
 
-def _canonical_key(text: str) -> str:
+def _caption_key(text: str) -> str:
     return squash_spaces(text).rstrip(" .").casefold()
 
 
@@ -727,6 +730,7 @@ def extract_article(
     body = _pick_body(profile, doc, fields, url)
 
     # Fields read from the page as published (before the body is touched).
+    title_node = _first(profile.article["title"], doc)
     title = fields.text("title")
     for suffix in rules.title_strip_suffix:
         if title.endswith(suffix) and len(title) > len(suffix):
@@ -745,7 +749,11 @@ def extract_article(
     else:
         fields.note("date", None)
         if rules.date_scan:
-            page_date = _scan_date(doc, body, profile.timezone)
+            start = title_node if isinstance(title_node, lxml.etree._Element) else None
+            if start is None or start.tag in ("title", "meta"):
+                start = doc.find(".//h1")
+            if start is not None:
+                page_date = _scan_date(doc, start, body, profile.timezone)
     updated = parse_date(fields.text("updated"), profile.timezone)
     ignore = rules.image_ignore
     image = fields.text("image", accept=lambda t: bool(t) and not (ignore and ignore.search(t)))
@@ -755,7 +763,8 @@ def extract_article(
     lead_node = None
     lead = None
     for i, _, r in _matches(profile.article.get("lead", []), doc):
-        if _text_of(r):
+        wraps_body = isinstance(r, lxml.etree._Element) and r in body.iterancestors()
+        if _text_of(r) and not wraps_body and len(_text_of(r)) <= MAX_LEAD_CHARS:
             lead_node, lead = r, _text_of(r)
             fields.note("lead", i)
             break
@@ -781,14 +790,14 @@ def extract_article(
         if c and c not in captions:
             captions.append(c)
     if rules.drop_repeated_captions and captions:
-        keys = {_canonical_key(c) for c in captions}
+        keys = {_caption_key(c) for c in captions}
         inside = {id(d) for n in caption_nodes for d in n.iter()}
         for el in _leaf_blocks(body):
             if id(el) in inside or any(id(a) in inside for a in el.iterancestors()):
                 continue
             if any(id(d) in inside for d in el.iterdescendants()):
                 continue
-            if not _has_content(el) and _canonical_key(_text_of(el)) in keys:
+            if not _has_content(el) and _caption_key(_text_of(el)) in keys:
                 _remove_keep_tail(el)
     if rules.author_line:
         found = _author_line(body, rules)

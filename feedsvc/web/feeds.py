@@ -46,7 +46,12 @@ RETRY_AFTER_S = 30  # 503: when to try again
 STALE_MAX_AGE_S = 60  # a stale body (store down) should not stick in caches for long
 NOT_FOUND_MAX_AGE_S = 60
 REDIRECT_MAX_AGE_S = 86_400
-ENTRY_OVERHEAD_BYTES = 2_048  # headers, ETags and bookkeeping beside the two bodies
+ENTRY_OVERHEAD_BYTES = 2_048
+NOT_FOUND_GROUPS = {
+    "all": "Tất cả các tin",
+    "section": "Theo chuyên mục",
+    "district": "Theo huyện, thành phố",
+}  # headers, ETags and bookkeeping beside the two bodies
 
 FeedKey = tuple[str, Format, int]
 Headers = list[tuple[str, str]]
@@ -301,9 +306,15 @@ class FeedServer:
             entry, hit = self.cache.get(key, self.version(), lambda: self._render(key))
             if not hit:
                 state = "MISS"
-        except StoreError as e:
+        except Exception as e:
+            # The store is down (StoreError) or, a bug, the render failed: the last good body
+            # is better for a reader than an error.
+            if not isinstance(e, StoreError):
+                log.exception("feed=%s.%s limit=%d render failed", slug, ext, limit)
             stale = self.cache.peek(key)
             if stale is None:
+                if not isinstance(e, StoreError):
+                    raise
                 log.warning("feed=%s.%s limit=%d store unavailable: %s", slug, ext, limit, e)
                 return self._unavailable()
             log.warning("feed=%s.%s limit=%d serving stale: %s", slug, ext, limit, e)
@@ -426,13 +437,17 @@ def rss_alias(slug: str) -> Response:
 @bp.app_errorhandler(404)
 def not_found(_error: Exception) -> tuple[str, int, dict[str, str]]:
     """Any unknown URL: a Vietnamese page listing the feeds that do exist."""
-    scopes = get_service(current_app).catalog.scopes()
+    service = get_service(current_app)
+    scopes = service.catalog.scopes()
     page = render_template(
         "404.html",
         path=request.path,
-        all_news=[s for s in scopes if s.kind == "all"],
-        sections=[s for s in scopes if s.kind == "section"],
-        districts=[s for s in scopes if s.kind == "district"],
+        groups=[
+            (kind, title, [s for s in scopes if s.kind == kind])
+            for kind, title in NOT_FOUND_GROUPS.items()
+        ],
+        alternates=[],
+        site_title=service.settings.service.title,
     )
     return (
         page,
