@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -22,6 +23,7 @@ from feedsvc.model import PlaceTag
 from feedsvc.places import (
     FIELDS,
     Gazetteer,
+    _scan,
     fold,
     format_tags,
     load_gazetteer,
@@ -130,6 +132,65 @@ def test_tag_places_precision_and_recall_over_the_set(gaz: Gazetteer) -> None:
 def test_fold_keeps_every_character_in_place(text: str) -> None:
     text = unicodedata.normalize("NFC", text)
     assert len(fold(text)) == len(text)
+
+
+def _reference_fold(text: str) -> str:
+    """fold() as first written, one pass per rule: the fast one must give the same text."""
+    low = text.lower()
+    if len(low) != len(text):
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    low = re.sub("[\t\x0b\x0c\r\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]", " ", low)
+    pairs: dict[str, str] = {}
+    for i, o in enumerate("òóỏõọ"):
+        pairs[o + "a"], pairs[o + "e"] = "o" + "àáảãạ"[i], "o" + "èéẻẽẹ"[i]
+    for i, u in enumerate("ùúủũụ"):
+        pairs[u + "y"] = "u" + "ỳýỷỹỵ"[i]
+    low = re.sub("[òóỏõọùúủũụ][aey]", lambda m: pairs.get(m.group(), m.group()), low)
+    to_i = dict(zip("yỳýỷỹỵ", "iìíỉĩị", strict=True))
+    return re.sub("[yỳýỷỹỵ](?<=[bcdđghklmnprstvx].)(?!\\w)", lambda m: to_i[m.group()], low)
+
+
+_FOLD_ALPHABET = "aeiouyAYbcdđhklnqstxĐ \t\xa0\u2003\n,.İòóỏõọùúủũụỳýỷỹỵÒÓỦỲăâêôơư"
+
+
+@settings(deadline=None, max_examples=500)
+@given(st.text(_FOLD_ALPHABET, max_size=20) | st.text(max_size=20))
+def test_fold_gives_what_one_pass_per_rule_gives(text: str) -> None:
+    assert fold(text) == _reference_fold(text)
+
+
+def _scan_pieces() -> st.SearchStrategy[str]:
+    """Names, syllables of names and overlapping names ("Hòa Bình Sơn": "Bình Sơn" starts
+    inside "Hòa Bình"), in any case, each followed by what stands between words."""
+    keys = list(_shipped()._names)
+    chains = [
+        " ".join(a.split() + b.split()[1:])
+        for a in keys
+        for b in keys
+        if len(b.split()) > 1 and a.split()[-1] == b.split()[0]
+    ]
+    syllables = sorted({w for key in keys for w in key.split()})
+    words = st.sampled_from(sorted({*keys, *chains, *syllables})).flatmap(
+        lambda w: st.sampled_from([w, w.title(), w.upper()])
+    )
+    glue = st.sampled_from([" "] * 6 + ["  ", "\n", " (", ") ", ", ", ",", ". ", ".", "“", "-"])
+    return st.tuples(words, glue).map("".join)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.lists(st.deferred(_scan_pieces), max_size=40))
+def test_scan_finds_what_one_regex_over_the_text_finds(pieces: list[str]) -> None:
+    gaz = _shipped()
+    norm = fold("".join(pieces))
+    assert _scan(gaz, norm) == [m.span() for m in gaz._regex.finditer(norm)]
+
+
+def test_scan_finds_what_one_regex_finds_in_the_evaluation_set(gaz: Gazetteer) -> None:
+    for path in ARTICLES:
+        article = read_article(path)
+        for text in (article["headline"], article["lead"], article["body"]):
+            norm = fold(text)
+            assert _scan(gaz, norm) == [m.span() for m in gaz._regex.finditer(norm)], path.stem
 
 
 def test_match_key_equates_tone_placement_case_spaces_and_final_i_y() -> None:
