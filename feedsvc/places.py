@@ -670,6 +670,7 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
         size = len(norm)
         chain_kind: str | None = None
         chain_end = -1
+        tagged: set[str] = set()  # the districts tagged in this field
         for start, end in spans:
             found = norm[start:end]
             name = names.get(found) or names[" ".join(found.split())]  # "Mai  Châu"
@@ -696,7 +697,7 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
                 chain_kind = None
             if not text[end - name.last_syllable].isupper():
                 continue  # rule 7: "xã tân lập" is not Tân Lập
-            if all((d, field_name) in tags for d in name.districts):
+            if name.districts <= tagged:
                 continue  # "Mai Châu" again: nothing left to tag (the chain is updated above)
             if prefix_kind in ("tỉnh", "quận"):
                 continue  # rule 9
@@ -746,8 +747,9 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
             if len(accepted) != 1:
                 continue  # nothing, or a name shared by several districts (rule 5)
             (district, unit_entry), *_ = accepted.items()
-            if (district, field_name) in tags:
+            if district in tagged:
                 continue
+            tagged.add(district)
             phrase_start = size - prefix.end() if prefix else start
             phrase_end = qualifier.end if qualifier and qualifier.end else end
             tags[(district, field_name)] = PlaceTag(
