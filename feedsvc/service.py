@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urljoin
 
-from .catalog import Catalog, load_catalog
+from .catalog import ALL_SLUG, Catalog, load_catalog
 from .collector import Pipeline, collect
 from .model import CollectResult
 from .places import Gazetteer, load_gazetteer
@@ -17,6 +18,20 @@ from .render import FeedContext
 from .settings import Settings
 from .sources import Source, make_source
 from .store import Store
+
+
+def paper_pages(catalog: Catalog, site_url: str, section_page: str) -> dict[str, str]:
+    """Scope slug -> the paper's own page for it: the home page for all news, a section's
+    listing page; districts have none (their feeds link to our preview page)."""
+    pages = {ALL_SLUG: site_url}
+    if section_page:
+        for s in catalog.sections:
+            if s.category_id is not None and (s.listing or "{listing}" not in section_page):
+                path = section_page.format(
+                    category_id=s.category_id, listing=s.listing, slug=s.slug
+                )
+                pages[s.slug] = urljoin(site_url, path)
+    return pages
 
 
 class Service:
@@ -60,6 +75,7 @@ class Service:
     @cached_property
     def feed_context(self) -> FeedContext:
         s = self.settings.service
+        feeds = self.settings.feeds
         return FeedContext(
             public_url=s.public_url,
             site_url=s.site_url,
@@ -67,6 +83,10 @@ class Service:
             ttl_minutes=max(1, round(self.settings.schedule.every_minutes)),
             catalog=self.catalog,
             site_title=s.title,
+            icon_url=feeds.icon_url,
+            page_urls=paper_pages(self.catalog, s.site_url, feeds.section_page),
+            max_bytes=feeds.max_bytes,
+            max_item_bytes=feeds.max_item_bytes,
         )
 
     def close(self) -> None:

@@ -49,6 +49,14 @@ def _http_url(v: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def _page_template(v: str) -> bool:
+    try:
+        v.format(category_id=1, listing="x", slug="x")
+    except (KeyError, IndexError, ValueError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     public_url: str = field(
@@ -90,6 +98,22 @@ class FeedsSettings:
         default=2_000_000, metadata=_check(lambda v: v >= 10_000, "must be >= 10000")
     )
     summary_chars: int = field(default=300, metadata=_check(lambda v: v >= 50, "must be >= 50"))
+    # An article's HTML longer than this (UTF-8 bytes) is cut with a link to the full text
+    # (Google News reads at most 1 MB per article); never more than half of max_bytes.
+    max_item_bytes: int = field(
+        default=1_000_000, metadata=_check(lambda v: v >= 1_000, "must be >= 1000")
+    )
+    # Atom icon and JSON Feed icon/favicon: a square image ([service] logo_url is wide).
+    icon_url: str = field(
+        default="https://baohoabinh.com.vn/favicon.ico",
+        metadata=_check(lambda v: v == "" or _http_url(v), "must be an http(s) URL or empty"),
+    )
+    # A section feed's channel link: this path on [service] site_url, with {category_id},
+    # {listing} and {slug} filled in from the section; empty: our own preview page.
+    section_page: str = field(
+        default="/{category_id}/page/1/{listing}.htm",
+        metadata=_check(_page_template, "placeholders: {category_id}, {listing}, {slug}"),
+    )
 
 
 @dataclass(frozen=True)
