@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from .catalog import ALL_SLUG, Catalog, load_catalog
-from .collector import Pipeline, collect
+from .collector import Pipeline, run_collection
 from .model import CollectResult
 from .places import Gazetteer, load_gazetteer
 from .render import FeedContext
@@ -64,13 +64,26 @@ class Service:
             for src in self.settings.sources
         ]
 
-    def collect(self, *, max_pages: int | None = None) -> list[CollectResult]:
-        sources = self.make_sources()
-        try:
-            return collect(sources, self.pipeline(), max_pages=max_pages)
-        finally:
-            for src, _ in sources:
-                src.close()
+    def collect(
+        self,
+        *,
+        max_pages: int | None = None,
+        respect_backoff: bool = False,
+        stop: threading.Event | None = None,
+        wait_s: float = 0.0,
+    ) -> list[CollectResult]:
+        """One collection under the collector lease (LeaseHeldError when another holds it)."""
+        return run_collection(
+            self.store,
+            self.make_sources,
+            self.pipeline(),
+            settings=self.settings.collector,
+            retention=self.settings.retention,
+            max_pages=max_pages,
+            respect_backoff=respect_backoff,
+            stop=stop,
+            wait_s=wait_s,
+        )
 
     @cached_property
     def feed_context(self) -> FeedContext:

@@ -81,6 +81,64 @@ class DatabaseSettings:
 class ScheduleSettings:
     every_minutes: float = field(default=10, metadata=_check(_positive, "must be > 0"))
     jitter_seconds: float = field(default=60, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    misfire_grace_seconds: float = field(default=300, metadata=_check(_positive, "must be > 0"))
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """One collector at a time, retries and backoff (see collector.py)."""
+
+    lease_seconds: float = field(default=300, metadata=_check(_positive, "must be > 0"))
+    backoff_seconds: float = field(default=60, metadata=_check(_positive, "must be > 0"))
+    backoff_max_seconds: float = field(default=3600, metadata=_check(_positive, "must be > 0"))
+    retry_seconds: float = field(default=300, metadata=_check(_positive, "must be > 0"))
+    retry_max_seconds: float = field(default=21600, metadata=_check(_positive, "must be > 0"))
+    max_attempts: int = field(default=8, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+    recheck_hours: float = field(default=6, metadata=_check(_positive, "must be > 0"))
+    recheck_days: float = field(default=2, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    recheck_per_run: int = field(default=20, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    parse_alarm: int = field(default=3, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """Old articles leave the feeds; the newest ``keep`` of every feed always stay."""
+
+    days: float = field(default=0, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    max_per_scope: int = field(default=0, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    keep: int = field(default=100, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+
+
+def _networks(v: list[str]) -> bool:
+    import ipaddress
+
+    try:
+        for net in v:
+            ipaddress.ip_network(net, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    allow: list[str] = field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        metadata=_check(_networks, 'must be a list of networks such as "10.0.0.0/8"'),
+    )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = field(
+        default="text", metadata=_check(lambda v: v in ("text", "json"), "text|json")
+    )
+    level: str = field(
+        default="info",
+        metadata=_check(
+            lambda v: v in ("debug", "info", "warning", "error"), "debug|info|warning|error"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -155,6 +213,10 @@ TABLES: dict[str, type] = {
     "catalog": CatalogSettings,
     "feeds": FeedsSettings,
     "cache": CacheSettings,
+    "collector": CollectorSettings,
+    "retention": RetentionSettings,
+    "metrics": MetricsSettings,
+    "log": LogSettings,
 }
 
 
@@ -169,6 +231,10 @@ class Settings:
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     feeds: FeedsSettings = field(default_factory=FeedsSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    collector: CollectorSettings = field(default_factory=CollectorSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     sources: tuple[SourceSettings, ...] = ()
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
