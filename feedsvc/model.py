@@ -97,8 +97,12 @@ class CollectResult:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    gone: int = 0  # stored articles the source now answers 404/410 for (taken down)
     errors: list[str] = field(default_factory=list)
     error: str | None = None  # the source as a whole failed
+    broken: str | None = None  # why the source looks broken (layout changed?), an alarm
+    skipped: str | None = None  # why the source was not collected (backing off)
+    interrupted: bool = False  # a stop request (SIGTERM) ended the run early
     not_modified: bool = False  # the upstream answered 304: nothing to do
 
     @property

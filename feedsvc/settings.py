@@ -49,6 +49,14 @@ def _http_url(v: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def _page_template(v: str) -> bool:
+    try:
+        v.format(category_id=1, listing="x", slug="x")
+    except (KeyError, IndexError, ValueError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     public_url: str = field(
@@ -73,6 +81,64 @@ class DatabaseSettings:
 class ScheduleSettings:
     every_minutes: float = field(default=10, metadata=_check(_positive, "must be > 0"))
     jitter_seconds: float = field(default=60, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    misfire_grace_seconds: float = field(default=300, metadata=_check(_positive, "must be > 0"))
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """One collector at a time, retries and backoff (see collector.py)."""
+
+    lease_seconds: float = field(default=300, metadata=_check(_positive, "must be > 0"))
+    backoff_seconds: float = field(default=60, metadata=_check(_positive, "must be > 0"))
+    backoff_max_seconds: float = field(default=3600, metadata=_check(_positive, "must be > 0"))
+    retry_seconds: float = field(default=300, metadata=_check(_positive, "must be > 0"))
+    retry_max_seconds: float = field(default=21600, metadata=_check(_positive, "must be > 0"))
+    max_attempts: int = field(default=8, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+    recheck_hours: float = field(default=6, metadata=_check(_positive, "must be > 0"))
+    recheck_days: float = field(default=2, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    recheck_per_run: int = field(default=20, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    parse_alarm: int = field(default=3, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """Old articles leave the feeds; the newest ``keep`` of every feed always stay."""
+
+    days: float = field(default=0, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    max_per_scope: int = field(default=0, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    keep: int = field(default=100, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+
+
+def _networks(v: list[str]) -> bool:
+    import ipaddress
+
+    try:
+        for net in v:
+            ipaddress.ip_network(net, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    allow: list[str] = field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        metadata=_check(_networks, 'must be a list of networks such as "10.0.0.0/8"'),
+    )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = field(
+        default="text", metadata=_check(lambda v: v in ("text", "json"), "text|json")
+    )
+    level: str = field(
+        default="info",
+        metadata=_check(
+            lambda v: v in ("debug", "info", "warning", "error"), "debug|info|warning|error"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -90,6 +156,22 @@ class FeedsSettings:
         default=2_000_000, metadata=_check(lambda v: v >= 10_000, "must be >= 10000")
     )
     summary_chars: int = field(default=300, metadata=_check(lambda v: v >= 50, "must be >= 50"))
+    # An article's HTML longer than this (UTF-8 bytes) is cut with a link to the full text
+    # (Google News reads at most 1 MB per article); never more than half of max_bytes.
+    max_item_bytes: int = field(
+        default=1_000_000, metadata=_check(lambda v: v >= 1_000, "must be >= 1000")
+    )
+    # Atom icon and JSON Feed icon/favicon: a square image ([service] logo_url is wide).
+    icon_url: str = field(
+        default="https://baohoabinh.com.vn/favicon.ico",
+        metadata=_check(lambda v: v == "" or _http_url(v), "must be an http(s) URL or empty"),
+    )
+    # A section feed's channel link: this path on [service] site_url, with {category_id},
+    # {listing} and {slug} filled in from the section; empty: our own preview page.
+    section_page: str = field(
+        default="/{category_id}/page/1/{listing}.htm",
+        metadata=_check(_page_template, "placeholders: {category_id}, {listing}, {slug}"),
+    )
 
 
 @dataclass(frozen=True)
@@ -131,6 +213,10 @@ TABLES: dict[str, type] = {
     "catalog": CatalogSettings,
     "feeds": FeedsSettings,
     "cache": CacheSettings,
+    "collector": CollectorSettings,
+    "retention": RetentionSettings,
+    "metrics": MetricsSettings,
+    "log": LogSettings,
 }
 
 
@@ -145,6 +231,10 @@ class Settings:
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     feeds: FeedsSettings = field(default_factory=FeedsSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    collector: CollectorSettings = field(default_factory=CollectorSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     sources: tuple[SourceSettings, ...] = ()
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 

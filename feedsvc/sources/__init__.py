@@ -27,7 +27,8 @@ class Source(Protocol):
         known: Callable[[Sequence[str]], AbstractSet[str]] | None = None,
         max_pages: int | None = None,
     ) -> list[ArticleRef]:
-        """Newest first. An empty list from a source that used to list articles is an alarm.
+        """Newest first. An empty list is an alarm (the layout changed?), unless the source
+        sets ``self.not_modified = True`` first (its upstream answered 304).
 
         ``known`` answers which of some ids the store already has (a paged listing stops
         where they begin); ``max_pages`` asks a paged listing for a backfill of that many

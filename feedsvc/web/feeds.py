@@ -277,7 +277,9 @@ class FeedServer:
         slug, fmt, limit = key
         scope = self.service.catalog.lookup(slug)
         articles = self.service.store.latest(scope, limit)
-        feed = render_feed(scope, articles, self.service.feed_context, fmt)
+        # A non-default limit goes into the self link: validators compare it with the URL.
+        shown = None if limit == self.default_limit else limit
+        feed = render_feed(scope, articles, self.service.feed_context, fmt, limit=shown)
         return ServedFeed(key, feed, self.cache_control)
 
     def respond(
