@@ -56,7 +56,7 @@ from ..catalog import Catalog
 from ..exceptions import FetchError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
 from ..settings import Settings, SourceSettings
-from ..text import nfc, squash_spaces
+from ..text import clean_line, nfc, squash_spaces, strip_controls
 from .fetch import Fetcher, http_fetcher_from_settings
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,6 @@ LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Length of a title made from the text when an item has none.
 UNTITLED_CHARS = 120
 
-_WHITESPACE = re.compile(r"\s+")
-# XML 1.0 forbids C0 controls other than tab, LF and CR; DEL is legal but never meant.
-_ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 _XML_DECL = re.compile(r"""^\s*<\?xml\b[^>]*?\?>""", re.I)
 _XML_DECL_BYTES = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
@@ -180,22 +177,21 @@ class ParsedFeed:
 # Text and URLs
 
 
-def clean_text(text: str) -> str:
-    """NFC, no illegal control characters, single spaces: for titles, names and categories."""
-    return squash_spaces(_ILLEGAL_CHARS.sub("", nfc(text)))
-
-
 def html_text(fragment: str) -> str:
-    """The text a reader sees of an HTML fragment (code elements dropped), on one line."""
+    """The text a reader sees of an HTML fragment (code elements dropped), on one line.
+
+    Not sanitise.html_to_text, which keeps paragraphs and costs a full sanitiser pass: this
+    is for titles and summaries of items that may never be stored.
+    """
     if "<" not in fragment and "&" not in fragment:
-        return clean_text(fragment)
+        return clean_line(fragment)
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (lxml.etree.ParserError, ValueError):
-        return clean_text(html.unescape(fragment))
+        return clean_line(html.unescape(fragment))
     for el in root.xpath("//script|//style|//template|//noscript"):
         el.drop_tree()
-    return clean_text(root.text_content())
+    return clean_line(root.text_content())
 
 
 def text_to_html(text: str) -> str:
@@ -211,7 +207,7 @@ def http_url(value: Any, base: str | None = None) -> str | None:
     """``value`` as an absolute http(s) URL (resolved against ``base``), else None."""
     if not isinstance(value, str):
         return None
-    value = _ILLEGAL_CHARS.sub("", value).strip()
+    value = strip_controls(value).strip()
     if not value or len(value) > 4096:
         return None
     try:
@@ -385,7 +381,7 @@ def parse_feed_date(text: Any) -> datetime | None:
     """
     if not isinstance(text, str):
         return None
-    s = _WHITESPACE.sub(" ", nfc(text)).strip()
+    s = squash_spaces(nfc(text))
     if not s or len(s) > 100:
         return None
     m = _ISO_DATE.match(s)
@@ -692,8 +688,8 @@ def _detail_text(detail: Mapping[str, Any] | None, fallback: Any = None) -> str:
         kind = (detail.get("type") or "").lower()
         if kind in _HTML_TYPES or "html" in kind:
             return html_text(value)
-        return clean_text(html.unescape(value))
-    return clean_text(html.unescape(fallback)) if isinstance(fallback, str) else ""
+        return clean_line(html.unescape(value))
+    return clean_line(html.unescape(fallback)) if isinstance(fallback, str) else ""
 
 
 def _author_of(entry: Mapping[str, Any]) -> str | None:
@@ -709,7 +705,7 @@ def _author_of(entry: Mapping[str, Any]) -> str | None:
             names.append(entry["author"])
     cleaned: list[str] = []
     for name in names:
-        text = clean_text(html.unescape(name))
+        text = clean_line(html.unescape(name))
         if text and not _EMAIL.match(text) and text not in cleaned:
             cleaned.append(text)
     return ", ".join(cleaned) or None
@@ -721,7 +717,7 @@ def _categories(names: Iterable[Any]) -> tuple[str, ...]:
     for name in names:
         if not isinstance(name, str):
             continue
-        text = clean_text(html.unescape(name))
+        text = clean_line(html.unescape(name))
         if not text or len(text) > 200:
             continue
         out.setdefault(text, None)
@@ -781,7 +777,7 @@ class _ItemCollector:
         self.warnings = warnings
 
     def item_id(self, raw_id: Any, link: str | None, where: str) -> str | None:
-        ident = clean_text(str(raw_id)) if isinstance(raw_id, str | int) else ""
+        ident = clean_line(str(raw_id)) if isinstance(raw_id, str | int) else ""
         if isinstance(raw_id, bool):
             ident = ""
         if not ident:
@@ -804,7 +800,7 @@ def _read_xml(
 ) -> ParsedFeed:
     warnings: list[str] = []
     text = decode_feed(content, content_type)
-    text = _ILLEGAL_CHARS.sub("", text)
+    text = strip_controls(text)
     text = _XML_DECL.sub("", text, count=1)
     text = strip_doctype(text, warnings)
     text = fix_references(text)
@@ -919,7 +915,7 @@ def _json_authors(item: Mapping[str, Any], feed: Mapping[str, Any]) -> str | Non
     names: list[str] = []
     for person in people:
         if isinstance(person, Mapping) and isinstance(person.get("name"), str):
-            name = clean_text(person["name"])
+            name = clean_line(person["name"])
             if name and not _EMAIL.match(name) and name not in names:
                 names.append(name)
     return ", ".join(names) or None
@@ -929,7 +925,7 @@ def read_json_feed(
     content: bytes, url: str, content_type: str | None, now: datetime, max_items: int
 ) -> ParsedFeed:
     """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1), every field type-checked."""
-    text = _ILLEGAL_CHARS.sub("", decode_feed(content, content_type))
+    text = strip_controls(decode_feed(content, content_type))
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as e:
@@ -989,10 +985,10 @@ def read_json_feed(
         feed_item = FeedItem(
             id=ident,
             url=item_url,
-            title=clean_text(title_raw) if title_raw else "",
+            title=clean_line(title_raw) if title_raw else "",
             body_html=body,
             body_base=item_url,
-            lead_text=clean_text(summary) if summary else None,
+            lead_text=clean_line(summary) if summary else None,
             author=_json_authors(item, doc),
             published=published,
             updated=updated,
@@ -1007,7 +1003,7 @@ def read_json_feed(
     title_raw = _str(doc, "title")
     return ParsedFeed(
         format=name,
-        title=clean_text(title_raw) if title_raw else "",
+        title=clean_line(title_raw) if title_raw else "",
         link=home,
         items=collector.items,
         warnings=warnings,

@@ -33,7 +33,6 @@ import random
 import re
 import threading
 import time
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ import httpcore
 import httpx
 
 from ..exceptions import FetchError, NotFoundError
+from ..text import nfc
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def decode_text(content: bytes, content_type: str | None = None) -> str:
     code page, which never fails with "replace". The result is always NFC.
     """
     if content.startswith(codecs.BOM_UTF8):
-        return unicodedata.normalize("NFC", content[3:].decode("utf-8", "replace"))
+        return nfc(content[3:].decode("utf-8", "replace"))
     head = content[:4096]
     candidates = [
         _known(_charset_of(content_type)),
@@ -171,11 +171,11 @@ def decode_text(content: bytes, content_type: str | None = None) -> str:
             text = content.decode(enc)
         except UnicodeDecodeError:
             continue
-        return unicodedata.normalize("NFC", text)
+        return nfc(text)
     if _mostly_utf8(content):
-        return unicodedata.normalize("NFC", content.decode("utf-8", "replace"))
+        return nfc(content.decode("utf-8", "replace"))
     # Vietnamese legacy pages are mostly Windows-1258; decoding never fails with "replace".
-    return unicodedata.normalize("NFC", content.decode("cp1258", "replace"))
+    return nfc(content.decode("cp1258", "replace"))
 
 
 class DirectoryFetcher:
