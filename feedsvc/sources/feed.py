@@ -57,7 +57,13 @@ from ..exceptions import FetchError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
 from ..settings import Settings, SourceSettings
 from ..text import clean_line, nfc, squash_spaces, strip_controls
-from .fetch import Fetcher, http_fetcher_from_settings
+from .fetch import (
+    Fetcher,
+    charset_name,
+    charset_param,
+    decode_leniently,
+    http_fetcher_from_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +86,6 @@ UNTITLED_CHARS = 120
 
 _XML_DECL = re.compile(r"""^\s*<\?xml\b[^>]*?\?>""", re.I)
 _XML_DECL_BYTES = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
-_HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 # Spans whose text is not markup: references and tags inside them are left as they are.
 _PROTECTED = re.compile(r"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)|<\?.*?(?:\?>|\Z)", re.S)
 _REFERENCE = re.compile(r"&(?:#([0-9]{1,8});|#[xX]([0-9a-fA-F]{1,8});|([A-Za-z_][\w.-]{0,40});)?")
@@ -91,6 +96,8 @@ _DOCTYPE_TOKEN = re.compile(r""""[^"]*"|'[^']*'|<!--.*?-->|<\?.*?\?>|[\[\]>]""",
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _VOWELS = frozenset("aăâeêioôơuưyAĂÂEÊIOÔƠUƯY")
 _WIDE = ("utf-16", "utf-32")
+# What browsers (WHATWG Encoding) read for these labels: a superset (pages differ: fetch.py).
+_FEED_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 # Attributes holding one URL, and those holding a srcset list, that we make absolute.
@@ -452,24 +459,6 @@ def _dates(
 # Bytes to text
 
 
-def _lookup(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        return None
-    # What browsers read for these labels (WHATWG Encoding): a superset.
-    return {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252"}.get(codec, codec)
-
-
-def _mostly_utf8(content: bytes) -> bool:
-    text = content.decode("utf-8", "replace")
-    bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 127) - bad
-    return good > 0 and bad * 10 <= good
-
-
 def _looks_cp1258(content: bytes) -> bool:
     """Legacy Vietnamese (Windows-1258) rather than Western (Windows-1252)?
 
@@ -495,6 +484,10 @@ def decode_feed(content: bytes, content_type: str | None = None) -> str:
     whatever a single-byte declaration says, since multi-byte sequences do not happen by chance
     in legacy text; bytes declared UTF-8 that are not are read as legacy Vietnamese (cp1258) or
     Western (cp1252), whichever reads as real text.
+
+    Built from fetch.decode_text's parts, not on it, on purpose: XML's rules (UTF-16/32 by BOM
+    or by "<?" alone, only <?xml encoding?> besides HTTP, no <meta>) and feeds from anywhere
+    (a Western cp1252 fallback beside cp1258; a declared single-byte charset always wins).
     """
     for bom, enc in (
         (codecs.BOM_UTF8, "utf-8"),
@@ -509,13 +502,12 @@ def decode_feed(content: bytes, content_type: str | None = None) -> str:
         return nfc(content.decode("utf-16-le", "replace"))
     if content.startswith(b"\x00<\x00?") or content.startswith(b"\x00{"):
         return nfc(content.decode("utf-16-be", "replace"))
-    m = _HTTP_CHARSET.search(content_type or "")
-    m2 = _XML_DECL_BYTES.match(content[:1024])
+    m = _XML_DECL_BYTES.match(content[:1024])
     declared = [
         enc
         for enc in (
-            _lookup(m.group(1)) if m else None,
-            _lookup(m2.group(1).decode("ascii")) if m2 else None,
+            charset_name(charset_param(content_type), _FEED_ALIASES),
+            charset_name(m.group(1), _FEED_ALIASES) if m else None,
         )
         if enc
     ]
@@ -534,9 +526,7 @@ def decode_feed(content: bytes, content_type: str | None = None) -> str:
             if enc == "cp1252" and _looks_cp1258(content):
                 return nfc(content.decode("cp1258", "replace"))
             return nfc(content.decode(enc, "replace"))
-    if _mostly_utf8(content):
-        return nfc(content.decode("utf-8", "replace"))
-    return nfc(content.decode("cp1258" if _looks_cp1258(content) else "cp1252", "replace"))
+    return decode_leniently(content, "cp1258" if _looks_cp1258(content) else "cp1252")
 
 
 # --------------------------------------------------------------------------------------------
