@@ -759,3 +759,37 @@ def test_collect_unparseable_listing_marks_source_broken(
     assert r.error and r.broken and "layout" in r.broken
     _, body = healthz(app, clock)
     assert body["sources"]["fake"]["status"] == "broken"
+
+
+def test_collect_after_an_unfinished_run_walks_the_whole_listing(
+    pipe: Pipeline, clock: Clock
+) -> None:
+    """A paged listing stops where known articles begin. A run that stopped half-way saved
+    the newest first: older unknown ones may lie below known ones, so the next run walks
+    every page once (the source gets no ``known``)."""
+    src = FakeSource()
+    for n in (1, 2, 3, 4):
+        src.article(n)
+
+    def later(**kw: Any) -> Any:
+        clock.advance(seconds=1)
+        return run(src, pipe, clock, **kw)
+
+    later()  # never collected before: a full walk
+    later()  # after a complete run: stop at known articles
+    control = RunControl()
+    src.article(5)
+    src.article(6)
+    src.on_fetch.append(lambda n: control.stop.set())
+    later(control=control)  # stopped after one article
+    src.on_fetch.clear()
+    later()
+    later()
+    assert src.known_given == [False, True, True, False, True]
+    # a run that died (kill -9) leaves last_attempt after last_finished: the same
+    state = pipe.store.source_state("fake")
+    state.last_attempt = clock() + timedelta(seconds=1)
+    pipe.store.save_source_state(state)
+    clock.advance(seconds=2)
+    run(src, pipe, clock)
+    assert src.known_given[-1] is False
