@@ -163,12 +163,24 @@ def _networks(
     return tuple(ipaddress.ip_network(n, strict=False) for n in allow)
 
 
-def metrics_allowed(remote_addr: str | None, allow: tuple[str, ...]) -> bool:
-    """Whether a client address is in one of the allowed networks ([metrics] allow)."""
-    if not remote_addr:
-        return False
+def metrics_allowed(
+    remote_addr: str | None, allow: tuple[str, ...], forwarded_for: str | None = None
+) -> bool:
+    """Whether a client may read /metrics ([metrics] allow).
+
+    Behind a reverse proxy every request comes from the proxy's address (loopback), so when
+    the request carries X-Forwarded-For its last entry (the client as the proxy saw it) must
+    be allowed too. A client forging the header can only make this stricter.
+    """
+    addresses = [remote_addr or ""]
+    if forwarded_for:
+        addresses.append(forwarded_for.rsplit(",", 1)[-1].strip())
+    return all(_allowed(a, allow) for a in addresses)
+
+
+def _allowed(text: str, allow: tuple[str, ...]) -> bool:
     try:
-        addr = ipaddress.ip_address(remote_addr.split("%", 1)[0])
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return False
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
@@ -180,7 +192,7 @@ def metrics_allowed(remote_addr: str | None, allow: tuple[str, ...]) -> bool:
 def metrics_view() -> Response:
     service = get_service(current_app)
     allow = tuple(service.settings.metrics.allow)
-    if not metrics_allowed(request.remote_addr, allow):
+    if not metrics_allowed(request.remote_addr, allow, request.headers.get("X-Forwarded-For")):
         return Response(
             "metrics are readable from the networks in [metrics] allow only\n",
             403,
