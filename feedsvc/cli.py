@@ -138,7 +138,9 @@ class _StopOnSignal:
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, _frame: Any) -> None:
-        log.info("collect.stop signal=%s", signal.Signals(signum).name)
+        from .logs import log_event
+
+        log_event(log, logging.INFO, "collect.signal", signal=signal.Signals(signum).name)
         self.stop.set()
 
     def __enter__(self) -> threading.Event:
