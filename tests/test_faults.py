@@ -493,14 +493,17 @@ def test_fault_sigkill_mid_run_leaves_a_consistent_store_and_the_next_run_contin
     assert 3 <= len(before) < len(article_paths(site))
     for a in store.latest(ALL, 100):  # no half-written article
         assert a.title and a.content_html
-    # the dead collector's lease is still there, and /healthz shows a run that never ended
+    # the dead collector's lease is still there, its run never ended: /healthz says so
     lease = store.lease()
     assert lease is not None and f":{proc.pid}:" in lease.owner
     assert store.source_state("baohoabinh").running
     app = create_app(settings)
     health = app.test_client().get("/healthz").get_json()
-    assert health["collector"]["running"] is True
-    assert health["sources"]["baohoabinh"]["running"] is True
+    assert health["collector"]["running"] is False
+    assert health["collector"]["lease"]["holder_dead"] is True
+    assert health["sources"]["baohoabinh"]["running"] is False
+    assert health["status"] == "degraded"
+    assert any("process is gone" in p for p in health["problems"])
 
     # restarted at once: the lease of a dead process on this machine is taken over
     site.clear()

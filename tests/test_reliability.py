@@ -872,3 +872,16 @@ def test_metrics_under_gunicorn_with_several_workers_sum_every_worker(
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_healthz_a_run_that_died_is_not_running_and_goes_stale(
+    app: Flask, service: Service, clock: Clock
+) -> None:
+    state = service.store.source_state("baohoabinh")
+    state.last_attempt = clock()  # started, never finished, and nobody holds the lease
+    service.store.save_source_state(state)
+    _, body = healthz(app, clock)
+    assert body["sources"]["baohoabinh"]["running"] is False
+    clock.advance(hours=1)
+    _, body = healthz(app, clock)
+    assert body["sources"]["baohoabinh"]["status"] == "stale"
