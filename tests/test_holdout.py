@@ -61,10 +61,7 @@ ARTICLE_ID = {"places": 300_000, "hostile": 400_000}
 # stem -> reason. Only these cases are xfail; anything else failing is a regression.
 KNOWN_PLACES: dict[str, str] = {}
 KNOWN_PRECISION_RECALL: str | None = None
-KNOWN_HOSTILE_LIVE: dict[str, str] = {
-    "h32-page-metadata": "og:image 'javascript:...' is served unchecked as the RSS description "
-    "<img src> and the JSON Feed item image",
-}
+KNOWN_HOSTILE_LIVE: dict[str, str] = {}
 KNOWN_HOSTILE_TEXT: dict[str, str] = {}
 KNOWN_HOSTILE_ABSOLUTE: dict[str, str] = {}
 KNOWN_FEEDS_WELL_FORMED: dict[str, str] = {}
