@@ -39,7 +39,7 @@ from .exceptions import FeedsvcError, LeaseHeldError, NotFoundError, ParseError
 from .logs import log_event
 from .model import Article, ArticleRef, CollectResult, RawArticle
 from .places import Gazetteer, tag_places
-from .sanitise import html_to_text, sanitise_article, strip_xml_illegal
+from .sanitise import clean_url, html_to_text, sanitise_article, strip_xml_illegal
 from .settings import CollectorSettings, RetentionSettings
 from .sources import Source
 from .store import LeaseInfo, RetentionResult, SourceState, Store
@@ -249,7 +249,14 @@ class Pipeline:
 
 def build_article(raw: RawArticle, pipe: Pipeline, *, source: str, now: datetime) -> Article:
     """Sanitise and tag one raw article. Pure: no I/O."""
-    clean = sanitise_article(raw.body_html, raw.url, summary_chars=pipe.summary_chars)
+    # Page metadata (og:url/og:image, listing thumbnails, upstream feed links) passes the
+    # sanitiser's URL policy like body URLs do: it is served as <link>, <img src>, JSON url.
+    url = clean_url(raw.url, raw.ref.url, kind="link") or clean_url(
+        raw.ref.url, raw.ref.url, kind="link"
+    )
+    if url is None:
+        raise ParseError(f"{raw.ref.url}: the article's URL {raw.url[:200]!r} is not http(s)")
+    clean = sanitise_article(raw.body_html, url, summary_chars=pipe.summary_chars)
     title = squash_spaces(strip_xml_illegal(nfc(raw.title)))
     summary = clean.summary or squash_spaces(strip_xml_illegal(nfc(raw.lead or "")))
     section = raw.section or raw.ref.section or pipe.catalog.match_section(*raw.categories)
@@ -259,10 +266,11 @@ def build_article(raw: RawArticle, pipe: Pipeline, *, source: str, now: datetime
     if published is None:
         published, date_source = now, "discovered"
     author = raw.author or clean.author
+    images = (i for i in (raw.image, clean.image, raw.ref.thumbnail) if i)
     return Article(
         id=raw.ref.id,
         source=source,
-        url=raw.url,
+        url=url,
         title=title,
         summary=summary,
         content_html=clean.html,
@@ -271,7 +279,7 @@ def build_article(raw: RawArticle, pipe: Pipeline, *, source: str, now: datetime
         author=nfc(author) if author else None,
         section=section,
         places=tuple(places),
-        image=raw.image or clean.image or raw.ref.thumbnail,
+        image=next(filter(None, (clean_url(i, url, kind="image") for i in images)), None),
         image_caption=clean.image_caption,
         date_source=date_source,
         fetched_at=now,

@@ -14,8 +14,9 @@ How one article goes through it::
              comments); YouTube/Facebook/Vimeo/<video> embeds become links (YouTube: a linked
              thumbnail); text is cleaned of XML-illegal and invisible control characters and
              NFC-normalised; <img> gets a real src from data-src/data-original/srcset; 1x1
-             tracking pixels go; URLs are checked against the scheme allow-list and made
-             absolute
+             tracking pixels go, and so do images whose src cannot name a picture ("x", "#",
+             "/", the article page); URLs are checked against the scheme allow-list (also on
+             a further-decoded reading: "jav%09ascript:") and made absolute
          ─ structure: image boxes (a table holding one image and its caption) become
              <figure>, layout containers (div, section, ...) become paragraphs or are unwrapped,
              blocks are lifted out of paragraphs, empty elements collapse
@@ -25,6 +26,9 @@ How one article goes through it::
          ─ bleach's BleachSanitizerFilter over the resulting token stream (the allow-list below is
              enforced a second time, by bleach) and bleach's serializer
          ─ NFC and XML-1.0 check of the final string
+
+URLs that reach an article from outside its body (og:image, listing thumbnails, upstream feed
+links) go through ``clean_url``, the same policy, in the collector.
 
 Why one parse instead of "clean with lxml, then bleach.clean()": bleach.clean() parses again
 with html5lib, which is where most of its time goes; feeding bleach's sanitizer filter the
@@ -43,8 +47,9 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, quote, urljoin, urlsplit
+from html import unescape as _unescape_entities
+from typing import Any, Literal
+from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 from bleach import html5lib_shim
 from bleach.sanitizer import BleachSanitizerFilter
@@ -54,7 +59,9 @@ __all__ = [
     "ALLOWED_PROTOCOLS",
     "ALLOWED_TAGS",
     "LEAD_MARKER_RE",
+    "WEB_PROTOCOLS",
     "Sanitised",
+    "clean_url",
     "html_to_text",
     "sanitise_article",
     "strip_xml_illegal",
@@ -93,9 +100,16 @@ ALLOWED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 
 #: URL schemes that survive (checked after entity decoding and dropping whitespace/controls).
 ALLOWED_PROTOCOLS: frozenset[str] = frozenset({"http", "https", "mailto"})
+#: Schemes for images, and for the article's own URL and image (see clean_url).
+WEB_PROTOCOLS: frozenset[str] = frozenset({"http", "https"})
 
 #: Elements removed together with everything inside them: their text is code, a fallback for
 #: something we do not carry, or page furniture (forms, embedded documents, head matter).
+#: The raw-text elements xmp, noembed, noframes and plaintext go too: the parser reads their
+#: content as text, never as elements; a browser shows it as literal markup (xmp, plaintext)
+#: or not at all (noembed, noframes), which in an article is a code sample at best and a
+#: parser-confusion trick at worst. What follows a "</noembed>" hidden in an attribute is a
+#: real element for browsers too, and is sanitised as such.
 DROP_WITH_CONTENT: frozenset[str] = frozenset(
     {
         "script", "style", "template", "noscript", "iframe", "frame", "frameset", "noframes",
@@ -175,6 +189,7 @@ _URL_INVISIBLE_RE = re.compile(
     r"[\x00-\x20\x7f-\xa0\s\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff\ufffd]"
 )
 _URL_SCHEME_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_MARKUP_IN_URL_RE = re.compile(r"[<>]|%3[CcEe]")
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 _HOST_RE = re.compile(r"^(?:[^@/?#\s]*@)?(?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
@@ -290,19 +305,53 @@ def _is_blank_text(child: _Child) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _clean_url(value: str, base: str | None) -> str | None:
-    """An absolute URL with an allowed scheme, or None.
+def _decoded_probe(probe: str) -> str | None:
+    """The URL once more decoded (entities, then %-escapes), or None when that changes nothing.
+
+    A browser decodes entities once and never %-decodes a scheme, but what reaches us has
+    sometimes been through another serializer already: lxml writes href="jav&#x09;ascript:" as
+    "jav%09ascript:" (libxml2 %-escapes URI attributes), and a value may carry one more layer
+    of entities ("&amp;#106;avascript:"). Read literally such a URL is a dead relative link;
+    it is meant as an attack, and it is judged on this reading too.
+    """
+    decoded = probe
+    if "&" in decoded:
+        decoded = _unescape_entities(decoded)
+    if "%" in decoded:
+        decoded = unquote(decoded)
+    if decoded == probe:
+        return None
+    return _URL_INVISIBLE_RE.sub("", decoded)
+
+
+def _has_bad_scheme(probe: str, protocols: frozenset[str]) -> bool:
+    match = _URL_SCHEME_RE.match(probe)
+    return match is not None and match.group(1).lower() not in protocols
+
+
+def _clean_url(
+    value: str, base: str | None, protocols: frozenset[str] = ALLOWED_PROTOCOLS
+) -> str | None:
+    """An absolute URL with a scheme from ``protocols``, or None.
 
     The scheme is judged the way a browser would read it, after entity decoding (the parser
     did that) and with whitespace and control characters removed: "jav&#x09;ascript:" and
-    " JaVaScRiPt:" are both javascript:. A relative URL is resolved against the article URL.
+    " JaVaScRiPt:" are both javascript:. It is judged again on a further-decoded reading
+    (see _decoded_probe), and a URL holding "<" or ">", raw or %-escaped, is markup caught in
+    an attribute value by a parser trick, not an address. A relative URL is resolved against
+    the article URL.
     """
     probe = _URL_INVISIBLE_RE.sub("", value)
     if not probe or len(probe) > MAX_URL_CHARS:
         return None
     match = _URL_SCHEME_RE.match(probe)
     scheme = match.group(1).lower() if match else None
-    if scheme is not None and scheme not in ALLOWED_PROTOCOLS:
+    if scheme is not None and scheme not in protocols:
+        return None
+    decoded = _decoded_probe(probe)
+    if decoded is not None and _has_bad_scheme(decoded, protocols):
+        return None
+    if _MARKUP_IN_URL_RE.search(probe) is not None:
         return None
     url = value.strip(" \t\n\r\f\v\x00\xa0\u200b\ufeff")
     url = url.replace("\t", "").replace("\n", "").replace("\r", "")
@@ -318,7 +367,7 @@ def _clean_url(value: str, base: str | None) -> str | None:
     except ValueError:
         return None
     final_scheme = parts.scheme.lower()
-    if final_scheme not in ALLOWED_PROTOCOLS:
+    if final_scheme not in protocols:
         return None
     if final_scheme != "mailto":
         if not parts.hostname:
@@ -339,6 +388,59 @@ def _clean_url(value: str, base: str | None) -> str | None:
     # Percent-encode what must not stand raw in a URL (spaces, quotes, <>, non-ASCII): the
     # stored URL is then plain ASCII, immune to normalisation and safe in any attribute.
     return quote(url, safe=_URL_SAFE)
+
+
+def _page_key(base: str | None) -> str | None:
+    """The article's own address as _clean_url writes it, for comparing an image URL with."""
+    page = _clean_url(base, None, WEB_PROTOCOLS) if base else None
+    return page.partition("#")[0].rstrip("?") if page else None
+
+
+def _image_url(value: str, base: str | None, page: str | None) -> str | None:
+    """An http(s) URL that can name an image, or None.
+
+    Beyond the URL policy, sources that cannot name an image file go (hostile or broken
+    markup: "<img src=x onerror=...>", "src=#", "src=/"), rather than becoming broken images
+    pointing at the paper's site:
+    - a fragment or a query alone ("#", "?a=1"): the article page itself;
+    - one bare word with no "/", "." or ":" ("x", "null", "undefined"): not a file name;
+    - a URL that resolves to the article page itself, or whose path ends in "/" with no
+      query (the site root, a folder): a page, not a picture.
+    """
+    probe = _URL_INVISIBLE_RE.sub("", value)
+    if probe[:1] in ("#", "?") or not any(c in probe for c in "/.:"):
+        return None
+    url = _clean_url(value, base, WEB_PROTOCOLS)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.path.endswith("/") and not parts.query:
+        return None
+    if page is not None and url.partition("#")[0].rstrip("?") == page:
+        return None
+    return url
+
+
+def clean_url(url: str, base_url: str, *, kind: Literal["link", "image"]) -> str | None:
+    """``url`` as the sanitiser would keep it in an article body, or None when it must go.
+
+    For URLs that reach an article from outside its body (the page's og:image, a listing's
+    thumbnail, an upstream feed's item link and images): they end up in <img src>, <link> and
+    JSON Feed fields just like body URLs, so they pass the same policy. Entities decoded,
+    whitespace and controls dropped as browsers do, then http(s) only for both kinds (mailto
+    stays allowed for links inside bodies only: an article or an image is never a mailbox);
+    relative URLs resolve against ``base_url`` (the article's URL; when that is not http(s),
+    relative URLs are refused). Like body URLs, the value is taken as already decoded once
+    (by lxml, feedparser, json): it is not entity-decoded again, which would turn a query's
+    "&copy=2" into "©=2", but a scheme hidden behind another layer of entities or %-escapes
+    is still refused. Images also follow the body's rule for sources that cannot name a
+    picture (see _image_url). The result is absolute, ASCII and NFC-proof.
+    """
+    base = _check_base(base_url)
+    text = _clean_text(url)
+    if kind == "image":
+        return _image_url(text, base, _page_key(base))
+    return _clean_url(text, base, WEB_PROTOCOLS)
 
 
 def _check_base(base_url: str) -> str | None:
@@ -524,6 +626,7 @@ class _Converter:
 
     def __init__(self, base: str | None) -> None:
         self.base = base
+        self.page = _page_key(base)
 
     def children(self, el: Any, depth: int) -> list[_Child]:
         out: list[_Child] = []
@@ -616,7 +719,7 @@ class _Converter:
         url = None
         for candidate in candidates:
             if candidate and not _is_placeholder(candidate):
-                url = _clean_url(_clean_text(candidate), self.base)
+                url = _image_url(_clean_text(candidate), self.base, self.page)
                 if url:
                     break
         if url is None:

@@ -378,3 +378,23 @@ def test_parse_article_image_box_caption_without_a_class() -> None:
     found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
     assert found.captions == ["Chú thích không có lớp. Ảnh: P.V"]
     assert found.raw.body_html.count("Chú thích không có lớp") == 1
+
+
+@pytest.mark.parametrize(
+    "og_image",
+    ["javascript:alert(1)", " java\tscript:alert(1)", "data:image/png;base64,AAAA"],
+)
+def test_parse_article_image_fields_are_only_web_urls(og_image: str) -> None:
+    page = body_page(
+        '<p><img src="javascript:alert(2)"><img data-src="/NewsImg/5_2024/1_a.jpg"></p>',
+        head=f'<meta property="og:image" content="{og_image}">',
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.raw.image == "https://baohoabinh.com.vn/NewsImg/5_2024/1_a.jpg"
+    assert found.images == [found.raw.image]
+
+
+def test_parse_article_base_href_off_site_is_ignored() -> None:
+    page = body_page('<p><a href="x.htm">x</a></p>', head='<base href="https://evil.example/">')
+    raw = parse_article(load_profile(PROFILE), page, "https://baohoabinh.com.vn/3/2/b.htm")
+    assert 'href="x.htm"' in raw.body_html and "evil" not in raw.body_html

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from feedsvc.catalog import load_catalog
-from feedsvc.collector import build_article, collect
+from feedsvc.collector import Policy, build_article, collect
 from feedsvc.model import CollectResult
 from feedsvc.progress import Progress, format_duration
 from feedsvc.sanitise import html_to_text
@@ -134,7 +134,11 @@ def listing_page(items: list[tuple[str, str, str | None]]) -> str:
 
 
 def live_settings(
-    tmp_path: Path, base_url: str, fetch: dict[str, Any] | None = None, **source: Any
+    tmp_path: Path,
+    base_url: str,
+    fetch: dict[str, Any] | None = None,
+    collector: dict[str, Any] | None = None,
+    **source: Any,
 ) -> Settings:
     return load_settings(
         write_config(
@@ -142,6 +146,7 @@ def live_settings(
             {
                 "database": {"url": "sqlite:///feedsvc.sqlite3"},
                 "fetch": {**FETCH, **(fetch or {})},
+                "collector": collector or {},
                 "sources": [
                     {
                         "name": "baohoabinh",
@@ -163,8 +168,11 @@ def run_collection(
 ) -> tuple[Service, CollectResult]:
     service = Service(settings)
     sources = service.make_sources()
+    policy = Policy.from_settings(settings.collector)
     try:
-        (result,) = collect(sources, service.pipeline(), now=lambda: now, max_pages=max_pages)
+        (result,) = collect(
+            sources, service.pipeline(), now=lambda: now, max_pages=max_pages, policy=policy
+        )
     finally:
         for src, _ in sources:
             src.close()
@@ -314,6 +322,10 @@ def serve_site(server: HttpFixture, pages: list[list[int]]) -> None:
         server.route(f"/11/page/{i}/CHINH-TRI.htm", Reply(body=listing_page(items)))
         for n in numbers:
             server.route(f"/11/{n}/Tin-{n}.htm", Reply(body=article_page(n, f"Tin {n}")))
+
+
+def listing_path(page: int) -> str:
+    return f"/11/page/{page}/CHINH-TRI.htm"
 
 
 def listing_hits(server: HttpFixture) -> list[int]:
@@ -481,6 +493,43 @@ def test_livesite_changed_article_updates_and_unchanged_touches_nothing(tmp_path
         assert service.store.version() == version + 1
         fetcher.close()
     service.close()
+
+
+def test_livesite_recheck_stores_edits_and_leaves_unchanged_articles_alone(
+    tmp_path: Path,
+) -> None:
+    """Young articles are fetched again after [collector] recheck_hours: an edited one is
+    updated (new ``updated`` time), an unchanged one touches nothing."""
+    collector = {"recheck_hours": 1, "recheck_days": 60}
+    with HttpFixture() as server:
+        serve_site(server, [[851, 850]])
+        settings = live_settings(tmp_path, server.base_url, collector=collector, max_pages=1)
+        service, first = run_collection(settings)
+        assert first.new == 2
+        before = {i: service.store.get(f"tag:baohoabinh.com.vn,2006:{i}") for i in (850, 851)}
+        version = service.store.version()
+        service.close()
+
+        edited = article_page(851, "Tin 851", "Nội dung đã sửa: thêm số liệu mới.")
+        server.route("/11/851/Tin-851.htm", Reply(body=edited))
+        server.requests.clear()
+        # Too early for a re-check: nothing is fetched but the listing.
+        service, early = run_collection(settings, now=NOW + timedelta(minutes=30))
+        asked = [r.path for r in server.requests]
+        assert (early.updated, asked) == (0, ["/robots.txt", listing_path(1)])
+        service.close()
+
+        later = NOW + timedelta(hours=2)
+        service, second = run_collection(settings, now=later)
+        assert second.ok and (second.new, second.updated, second.failed) == (0, 1, 0)
+        after = {i: service.store.get(f"tag:baohoabinh.com.vn,2006:{i}") for i in (850, 851)}
+        assert service.store.version() == version + 1  # one visible change
+        service.close()
+    changed, same, old_changed, old_same = after[851], after[850], before[851], before[850]
+    assert changed and same and old_changed and old_same
+    assert "Nội dung đã sửa" in changed.content_html
+    assert (changed.updated, changed.published) == (later, old_changed.published)
+    assert (same.updated, same.content_html) == (old_same.updated, old_same.content_html)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import html5lib
@@ -20,14 +22,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feedsvc.catalog import load_catalog
+from feedsvc.collector import Pipeline, build_article
+from feedsvc.exceptions import ParseError
+from feedsvc.model import ArticleRef, RawArticle
+from feedsvc.places import load_gazetteer
 from feedsvc.sanitise import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
     Sanitised,
+    clean_url,
     html_to_text,
     sanitise_article,
     strip_xml_illegal,
 )
+from feedsvc.settings import load_settings
+from feedsvc.store import Store
 
 DATA = Path(__file__).parent / "data" / "sanitise"
 BASE_URL = "https://baohoabinh.com.vn/11/169105/Doi-moi-he-thong-chinh-tri.htm"
@@ -116,8 +126,8 @@ def test_sanitise_golden_case(name: str) -> None:
         actual = getattr(result, key)
         assert (list(actual) if isinstance(actual, tuple) else actual) == value, key
     check_invariants(result, summary_chars)
-    # Clean output stays clean: a second pass finds nothing more to remove.
-    assert live_constructs(sanitise_article(result.html, base_url).html) == []
+    # Clean output stays clean and stable: a second pass finds nothing more to change.
+    assert sanitise_article(result.html, base_url).html == result.html
 
 
 def test_sanitise_golden_cases_exist() -> None:
@@ -203,6 +213,99 @@ def test_sanitise_deep_nesting_keeps_text_and_drops_code() -> None:
     check_invariants(result)
 
 
+@pytest.mark.parametrize(
+    ("url", "kind", "expected"),
+    [
+        # the page metadata of holdout h32, and the browser's reading of schemes
+        ("javascript:alert('HBXSS')//.jpg", "image", None),
+        ("javascript:alert('HBXSS')//11/400032/x.htm", "link", None),
+        (" \x0e JaVa\tScRiPt:alert(1)", "link", None),
+        ("jav%09ascript:alert(1)", "link", None),  # as lxml writes "jav&#x09;ascript:"
+        ("&#106;avascript:alert(1)", "link", None),  # one layer of entities too many
+        ("data:image/png;base64,iVBORw0KGgo=", "image", None),
+        ("vbscript:msgbox(1)", "image", None),
+        ("mailto:toasoan@baohoabinh.com.vn", "link", None),  # an article is not a mailbox
+        ("mailto:toasoan@baohoabinh.com.vn", "image", None),
+        ("https://x.example/%3Cscript%3E.jpg", "image", None),
+        # images that name nothing: hostile or broken markup, not pictures
+        ("x", "image", None),
+        ("#", "image", None),
+        ("/", "image", None),
+        ("https://baohoabinh.com.vn/", "image", None),
+        ("https://baohoabinh.com.vn/11/169105/Doi-moi-he-thong-chinh-tri.htm", "image", None),
+        ("", "image", None),
+        # kept, absolute, ASCII
+        ("/NewsImg/4_2024/a.jpg", "image", "https://baohoabinh.com.vn/NewsImg/4_2024/a.jpg"),
+        ("//ims.baohoabinh.com.vn/a.jpg", "image", "https://ims.baohoabinh.com.vn/a.jpg"),
+        (" https://ims.baohoabinh.com.vn/ảnh 1.jpg\n", "image",
+         "https://ims.baohoabinh.com.vn/%E1%BA%A3nh%201.jpg"),
+        ("HTTPS://baohoabinh.com.vn", "link", "https://baohoabinh.com.vn/"),
+        ("https://baohoabinh.com.vn/11/169105/Doi-moi-he-thong-chinh-tri.htm", "link",
+         "https://baohoabinh.com.vn/11/169105/Doi-moi-he-thong-chinh-tri.htm"),
+        ("../169100/Bai-khac.htm?a=1&copy=2", "link",
+         "https://baohoabinh.com.vn/11/169100/Bai-khac.htm?a=1&copy=2"),
+    ],
+)  # fmt: skip
+def test_clean_url_applies_the_body_url_policy(url: str, kind: str, expected: str | None) -> None:
+    assert clean_url(url, BASE_URL, kind=kind) == expected  # type: ignore[arg-type]
+
+
+def test_clean_url_refuses_relative_urls_without_an_http_base() -> None:
+    assert clean_url("/a.jpg", "javascript:alert(1)//x.htm", kind="image") is None
+    assert clean_url("https://ims.baohoabinh.com.vn/a.jpg", "", kind="image") == (
+        "https://ims.baohoabinh.com.vn/a.jpg"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Page metadata: the collector passes it through the same URL policy
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    settings = load_settings(env={})
+    store = Store(f"sqlite:///{tmp_path / 'feedsvc.sqlite3'}")
+    yield Pipeline(
+        store=store,
+        catalog=load_catalog(settings),
+        gazetteer=load_gazetteer(Path(settings.catalog.districts)),
+    )
+    store.close()
+
+
+def raw_article(url: str, ref_url: str, image: str | None, thumbnail: str | None) -> RawArticle:
+    ref = ArticleRef("b", "tag:baohoabinh.com.vn,2006:400032", ref_url, thumbnail=thumbnail)
+    body = '<p>(HBĐT) - Tết trồng cây.</p><p><img src="anh.jpg" alt="Trồng cây"></p>'
+    return RawArticle(ref=ref, url=url, title="Tết trồng cây", body_html=body, image=image)
+
+
+def test_build_article_refuses_hostile_page_metadata(pipeline: Pipeline) -> None:
+    """Holdout h32: og:image and og:url carrying javascript: never reach a feed."""
+    now = datetime(2024, 2, 1, tzinfo=UTC)
+    raw = raw_article(
+        "javascript:alert('HBXSS')//11/400032/x.htm",
+        BASE_URL,
+        "javascript:alert('HBXSS')//.jpg",
+        "java\tscript:alert(1)//.jpg",
+    )
+    article = build_article(raw, pipeline, source="b", now=now)
+    assert article.url == BASE_URL  # the ref's URL, as the listing gave it
+    assert article.image == "https://baohoabinh.com.vn/11/169105/anh.jpg"  # the body's image
+    assert 'src="https://baohoabinh.com.vn/11/169105/anh.jpg"' in article.content_html
+
+    raw = raw_article(BASE_URL, BASE_URL, "/", " //ims.baohoabinh.com.vn/t.jpg")
+    raw.body_html = "<p>Không ảnh.</p>"
+    article = build_article(raw, pipeline, source="b", now=now)
+    assert article.image == "https://ims.baohoabinh.com.vn/t.jpg"  # the site root is no image
+
+
+def test_build_article_rejects_an_article_without_an_http_url(pipeline: Pipeline) -> None:
+    raw = raw_article("javascript:alert(1)", "vbscript:msgbox(1)", None, None)
+    with pytest.raises(ParseError, match="is not http"):
+        build_article(raw, pipeline, source="b", now=datetime(2024, 2, 1, tzinfo=UTC))
+
+
 # ---------------------------------------------------------------------------------------------
 # Properties
 # ---------------------------------------------------------------------------------------------
@@ -269,6 +372,15 @@ def test_sanitise_property_nothing_live_survives(html: str) -> None:
 @given(st.text(max_size=200))
 def test_sanitise_property_any_text_is_safe(html: str) -> None:
     check_invariants(sanitise_article(html, BASE_URL, summary_chars=50), summary_chars=50)
+
+
+@settings(deadline=None, max_examples=200)
+@given(_url, st.sampled_from(["link", "image"]))
+def test_clean_url_property_result_is_absolute_http_or_none(url: str, kind: str) -> None:
+    result = clean_url(url, BASE_URL, kind=kind)  # type: ignore[arg-type]
+    if result is not None:
+        assert result.isascii() and result.startswith(("http://", "https://"))
+        assert live_constructs(f'<a href="{result}">x</a>') == []
 
 
 _words = st.lists(

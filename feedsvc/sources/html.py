@@ -84,6 +84,9 @@ class Selector:
     xpath: lxml.etree.XPath
 
 
+_BASE_HREF = Selector("//head/base/@href", lxml.etree.XPath("//head/base/@href"))
+
+
 @dataclass(frozen=True)
 class ArticleRules:
     """Parameters of the general rules, from the profile's [article] table."""
@@ -136,6 +139,11 @@ class LayoutProfile:
         host = host.lower().rstrip(".")
         bare = host[4:] if host.startswith("www.") else host
         return any(h in (host, bare, "www." + bare) for h in self.hosts)
+
+    def same_site(self, url: str, other: str) -> bool:
+        """Both on the site's hosts, or on one host (a mirror, a test server)."""
+        a, b = (urlsplit(u).hostname or "" for u in (url, other))
+        return a == b or (self._host_ok(a) and self._host_ok(b))
 
     def article_key(self, url: str) -> tuple[str, str, str] | None:
         """(category, id, slug) of an article URL of this site, or None.
@@ -508,12 +516,25 @@ def _inner_html(el: Any) -> str:
     return "".join(parts)
 
 
+def web_url(base: str, value: str) -> str | None:
+    """``value`` made absolute against ``base`` if it is an http(s) address, else None
+    (``javascript:``, ``data:`` and the like are never a field's URL)."""
+    value = re.sub(r"[\x00-\x20]+", "", value or "")
+    if not value:
+        return None
+    absolute = urljoin(base, value)
+    parts = urlsplit(absolute)
+    return absolute if parts.scheme in ("http", "https") and parts.netloc else None
+
+
 def image_url(img: Any, base: str) -> str | None:
     """The real address of an <img>: lazy-loading attributes first, placeholders skipped."""
     for attr in _IMAGE_ATTRS:
         value = (img.get(attr) or "").strip()
         if value and not _PLACEHOLDER.search(value):
-            return urljoin(base, value)
+            found = web_url(base, value)
+            if found:
+                return found
     return None
 
 
@@ -721,11 +742,15 @@ def extract_article(
     rules = profile.rules
     doc = parse_html(text)
     fields = _Fields(profile, doc)
-    page_url = fields.text("url", accept=lambda t: "/" in t)
+    page_url = web_url(profile.base_url, fields.text("url", accept=lambda t: "/" in t))
     if url is None:
-        url = urljoin(profile.base_url, page_url) if page_url else default_url or profile.base_url
-    base_href = _first_text([Selector("//base/@href", lxml.etree.XPath("//head/base/@href"))], doc)
-    base = urljoin(url, base_href) if base_href else url
+        url = page_url or default_url or profile.base_url
+    # A <base href> counts only when it stays on the site (a hostile one could send every
+    # relative link elsewhere).
+    base_href = web_url(url, _first_text([_BASE_HREF], doc))
+    if base_href and not profile.same_site(base_href, url):
+        base_href = None
+    base = base_href or url
 
     body = _pick_body(profile, doc, fields, url)
 
@@ -756,7 +781,10 @@ def extract_article(
                 page_date = _scan_date(doc, start, body, profile.timezone)
     updated = parse_date(fields.text("updated"), profile.timezone)
     ignore = rules.image_ignore
-    image = fields.text("image", accept=lambda t: bool(t) and not (ignore and ignore.search(t)))
+    image = fields.text(
+        "image",
+        accept=lambda t: web_url(base, t) is not None and not (ignore and ignore.search(t)),
+    )
     author = fields.text("author", accept=lambda t: 0 < len(t) <= rules.author_max_chars) or None
     section_link = fields.text("section_link")
     category = fields.text("category")
@@ -838,7 +866,7 @@ def extract_article(
         if src and src not in images and not (ignore and ignore.search(src)):
             images.append(src)
     if image:
-        image = urljoin(base, image)
+        image = web_url(base, image) or ""
     elif rules.image_from_body and images:
         image = images[0]
 
@@ -983,7 +1011,7 @@ def parse_listing(
                 thumb = image_url(r, url) if r.tag == "img" else None
             else:
                 value = _text_of(r)
-                thumb = urljoin(url, value) if value and not _PLACEHOLDER.search(value) else None
+                thumb = web_url(url, value) if value and not _PLACEHOLDER.search(value) else None
             if thumb:
                 break
         lead = _first_text(sel.get("lead", []), item)
