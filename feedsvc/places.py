@@ -48,18 +48,41 @@ The rules, by class of name:
 5. Names shared by more than one district in any period (computed from the data: see
    ``Gazetteer.ambiguous_names``) count only when qualified by one of those districts
    ("xã Cao Sơn (Đà Bắc)"), or by Phú Thọ when the 2025 unit of that name belongs to one
-   district ("xã Cao Sơn (tỉnh Phú Thọ)"); a prefix alone is not enough.
+   district ("xã Cao Sơn (tỉnh Phú Thọ)"); a prefix alone is not enough. Precisely: every
+   reading the words allow (a unit of a period, a district) stands for the districts it belongs
+   to, and the name tags the districts all of them share. A 2025 unit formed from several old
+   districts belongs to every one the gazetteer lists as its old_district, whole units or part
+   (Phường Thống Nhất: the city's three wards and part of Vầy Nưa, Đà Bắc), as issue 8 maps
+   the 2025 communes back to "the old district or districts they were formed from": so
+   "phường Thống Nhất (Phú Thọ)" tags the city and Đà Bắc, and "phường Thống Nhất" alone (the
+   city's 2024 ward, or the 2025 one) the city only. A qualifying district of ours narrows it
+   to that district ("(TP Hòa Bình)").
 6. A name qualified as belonging elsewhere is refused: "huyện Kỳ Sơn (Nghệ An)", "xã Tân Minh,
-   huyện Sóc Sơn", "Kỳ Sơn, Tương Dương (Nghệ An)" (a parenthesis after a list covers the whole
-   list), "(Phú Thọ)" after a pre-2025 name. "(Phú Thọ)" or "tỉnh Phú Thọ" after a name that
-   exists from July 2025 is ours (the province was merged into Phú Thọ). Names with a known
-   namesake of the same kind elsewhere (`elsewhere` in place_aliases.toml, e.g. Kỳ Sơn in Nghệ
-   An) are refused in an article that mentions that province unless qualified as ours.
+   huyện Sóc Sơn", "xã Đồng Tâm thuộc huyện Mỹ Đức", "xã Quyết Thắng của TP Thái Nguyên",
+   "xã Thành Sơn - huyện Bá Thước", "xã Tiền Phong, Mê Linh, Hà Nội", "Kỳ Sơn, Tương Dương
+   (Nghệ An)" (a parenthesis after a list covers the whole list), "(Phú Thọ)" after a pre-2025
+   name. "(Phú Thọ)" or "tỉnh Phú Thọ" after a name that exists from July 2025 is ours (the
+   province was merged into Phú Thọ). Names with a known namesake of the same kind elsewhere
+   (`elsewhere` in place_aliases.toml, e.g. Kỳ Sơn in Nghệ An) are refused in an article that
+   mentions that province unless qualified as ours.
 7. Every name must be written capitalised (the first letter of its last word), whatever the
    prefix: "xã tân lập" is "a newly formed commune", not Tân Lập.
 8. A bare name right after a personal title or a surname is a person: "ông Mai Châu",
    "Nguyễn Cao Phong", "NSƯT Mai Châu".
 9. "tỉnh X" and "quận X" never tag (no district is a tỉnh or quận).
+10. Once an article puts a name elsewhere (rule 6: "xã Thành Sơn, huyện Bá Thước (Thanh
+   Hóa)", "xã Tiền Phong (Hà Nội)", "xã Cao Phong, huyện Sông Lô"), its later mentions, in any
+   field, are that place too: "Xã Thành Sơn hiện có...", "Nông dân Cao Phong ở đây". Except a
+   mention qualified as ours ("xã Thành Sơn (Mai Châu)", "huyện Mai Châu" after the name, "(Hòa
+   Bình)", "(Phú Thọ)" for a 2025 name, "TP Hòa Bình", a headline prefix "Cao Phong:"), which
+   also ends the attribution, and one with a prefix of another kind than the place elsewhere
+   ("huyện Cao Phong" after "xã Cao Phong, huyện Sông Lô"; a place elsewhere named without a
+   prefix covers every kind). Earlier mentions stay ours: an unqualified name before its
+   namesake is contrasted with it ("Xã Thành Sơn kết nghĩa với xã Thành Sơn (Thanh Hóa)").
+   The headline is the exception, as it summarises what follows: an unqualified name in the
+   headline is what its first mention in the lead or body is ("Học tập ở xã Tiền Phong" over
+   "xã Tiền Phong, huyện Mê Linh (Hà Nội)" is Hà Nội's). A parenthesis that does not read as a
+   place name ("Cao Phong (VTV)") refuses only its own mention.
 
 A place named anywhere in the article counts; tags are kept one per (district, field), the first
 in reading order, with the phrase as written (administrative prefix and a qualifying
@@ -251,6 +274,12 @@ _WORD_RE = re.compile(r"\w+")
 _DIGIT_RE = re.compile(r"\d")
 _PAREN_RE = re.compile(r" *\(([^()\n]{1,80})\)")
 _COMMA_RE = re.compile(r" *, *")
+# "xã Đồng Tâm thuộc huyện Mỹ Đức", "xã Quyết Thắng của TP Thái Nguyên": read like a comma,
+# but only before "huyện ..." or a province.
+_OF_RE = re.compile(r" +(?:thuộc|của|nay thuộc) +")
+# "xã Thành Sơn - huyện Bá Thước": only to refuse, and only before "huyện ..." (a dash also
+# joins the two ends of a route: "tuyến Lạc Sơn - Hà Nội", "Hang Kia - Pà Cò").
+_DASH_RE = re.compile(r" *[-–—] *")
 _SYLLABLE_RE = re.compile(r" *(\w+(?:\.\w+)*)")
 _LIST_ITEM_RE = re.compile(
     r" *(?:,|và|, *và) *(?:(?:xã|phường|thị trấn|huyện) +)?\w+(?: +\w+){0,3}?(?= *(?:,|\(| và ))"
@@ -270,6 +299,12 @@ class _Entry:
     types: frozenset[str] = frozenset()  # prefix kinds it accepts: "xã", "huyện", "city", ...
     unit: str | None = None  # display name of a commune/ward/town
     in_2025: bool = False
+    # The districts the unit belongs to: its own, and for a 2025 unit formed from several old
+    # districts the others too (shared_with in districts.toml).
+    districts: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "districts", self.districts | {self.district})
 
 
 @dataclass(frozen=True)
@@ -283,6 +318,7 @@ class _Name:
     elsewhere_words: tuple[str, ...]
     is_province: bool  # never inherited from a list ("xã Vạn Mai, Hòa Bình")
     strong: bool  # a district name (or alias): "Lạc Sơn, Tân Lạc" is a list, not a qualifier
+    city: bool  # the city's name, which needs "thành phố"/"TP" (Hòa Bình)
     stop: bool  # listed in not_places
     last_syllable: int  # length of the last syllable, for the capital-letter check
 
@@ -496,6 +532,7 @@ def compile_gazetteer(districts: list[dict[str, Any]], source: str) -> Gazetteer
     display: list[tuple[str, str]] = []
     city: str | None = None
     qual: dict[str, str | None] = {match_key("Hòa Bình"): None}
+    shared_with: list[tuple[str, str]] = []  # (slug, where), checked once all are known
 
     def add(name: str, entry: _Entry, where: str, provinces: Iterable[str] = ()) -> None:
         key = match_key(name)
@@ -554,13 +591,24 @@ def compile_gazetteer(districts: list[dict[str, Any]], source: str) -> Gazetteer
             period = _choice(u_raw, "period", PERIODS, "", uwhere)
             umatch = _choice(u_raw, "match", UNIT_MATCH, "prefix", uwhere)
             uprov = _str_list(u_raw.get("elsewhere", []), f"{uwhere}.elsewhere")
+            shared = _str_list(u_raw.get("shared_with", []), f"{uwhere}.shared_with")
             entry = _Entry(
-                slug, "unit", umatch, frozenset({UNIT_TYPES[utype]}), uname, period == "2025"
+                slug,
+                "unit",
+                umatch,
+                frozenset({UNIT_TYPES[utype]}),
+                uname,
+                period == "2025",
+                frozenset(shared),
             )
+            shared_with.extend((s, f"{uwhere}.shared_with") for s in shared)
             for n in (uname, *_str_list(u_raw.get("aliases", []), f"{uwhere}.aliases")):
                 add(n, entry, f"{uwhere}.name", uprov)
     if not display:
         raise ConfigError(f"{source}: districts: no district")
+    for other, where in shared_with:
+        if other not in dict(display):
+            raise ConfigError(f"{where}: {other!r} is not the slug of a district")
 
     province_keys = {match_key(p) for p in (*OTHER_PROVINCES, "Hòa Bình", "Phú Thọ")}
     names: dict[str, _Name] = {}
@@ -578,6 +626,7 @@ def compile_gazetteer(districts: list[dict[str, Any]], source: str) -> Gazetteer
             elsewhere_words=tuple(max(match_key(p).split(), key=len) for p in prov or ()),
             is_province=key in province_keys,
             strong=any(e.kind in ("district", "alias") and e.match == "bare" for e in entries),
+            city=any(e.match == "city" for e in entries),
             stop=any(e.kind == "stop" for e in entries),
             last_syllable=len(key.rsplit(" ", 1)[-1]),
         )
@@ -653,6 +702,7 @@ class _Qualifier:
     district: str | None = None  # for "ours": the district named, None for the province
     end: int | None = None  # end of an immediate qualifier, to show it in the evidence
     admin: bool = False  # it said "huyện", "tỉnh", "TP" ...
+    remembered: bool = True  # for "foreign": later mentions of the name are elsewhere too
 
 
 def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "") -> list[PlaceTag]:
@@ -662,15 +712,24 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
     names = gaz._names
     mentioned: dict[int, bool] = {}
     tags: dict[tuple[str, str], PlaceTag] = {}
+    # Rule 10. Name key -> the kinds of place ("xã", "huyện"; None: not said) the article last
+    # put elsewhere under that name; a mention qualified as ours removes the name.
+    said_elsewhere: dict[str, set[str | None]] = {}
+    # The title is read last: its unqualified mentions are what the lead and body say they are.
+    # Title candidates in reading order (tag, name key when held), and, per name key, whether
+    # its first mention in the lead or body was a place elsewhere.
+    title_tags: list[tuple[PlaceTag, str | None]] = []
+    first_elsewhere: dict[str, bool] = {}
     for field_name, text, norm in zip(FIELDS, texts, folded, strict=True):
         spans = _scan(gaz, norm)
         if not spans:
             continue
+        in_title = field_name == "title"
         rev = norm[::-1]
         size = len(norm)
         chain_kind: str | None = None
         chain_end = -1
-        tagged: set[str] = set()  # the districts tagged in this field
+        tagged: set[str] = set()  # the districts tagged in this field (held ones aside)
         for start, end in spans:
             found = norm[start:end]
             name = names.get(found) or names[" ".join(found.split())]  # "Mai  Châu"
@@ -701,24 +760,39 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
                 continue  # "Mai Châu" again: nothing left to tag (the chain is updated above)
             if prefix_kind in ("tỉnh", "quận"):
                 continue  # rule 9
-            if _inside_foreign_parenthesis(gaz, text, norm, start, end):
-                continue  # rule 6: "xã Tân Minh (Lạc Sơn, Thanh Hóa)"
-            qualifier = _qualify(gaz, text, norm, end, strong=name.strong)
-            if qualifier and (
-                qualifier.verdict == "foreign"
-                or (
-                    qualifier.verdict == "phu-tho"
-                    and not any(e.in_2025 or e.kind == "district" for e in name.entries)
+            kind = prefix_kind or inherited
+            qualifier = None
+            foreign = _inside_foreign_parenthesis(gaz, text, norm, start, end)
+            if not foreign:  # "xã Tân Minh (Lạc Sơn, Thanh Hóa)"
+                # "TP Hòa Bình" is as sure as a district: "TP Hòa Bình và huyện Hòa Bình (Bạc
+                # Liêu)" is a list of two places, not two of Bạc Liêu
+                strong = name.strong or (kind == "city" and name.city)
+                qualifier = _qualify(gaz, text, norm, end, strong=strong)
+                foreign = qualifier is not None and (
+                    qualifier.verdict == "foreign"
+                    or (
+                        qualifier.verdict == "phu-tho"
+                        and not any(e.in_2025 or e.kind == "district" for e in name.entries)
+                    )
                 )
-            ):
-                continue  # rule 6
+            if foreign:  # rule 6
+                if qualifier is None or qualifier.remembered:  # rule 10
+                    said_elsewhere.setdefault(name.key, set()).add(kind)
+                    if not in_title:
+                        first_elsewhere.setdefault(name.key, True)
+                continue
             if prefix_kind is None and inherited is None and _is_person(text, rev, start):
                 continue  # rule 8
-            ours_district = (
-                qualifier.district if qualifier and qualifier.verdict == "ours" else None
-            )
-            after_2025 = qualifier is not None and qualifier.verdict == "phu-tho"
+            title_colon = in_title and not norm[:start].strip() and norm[end:].lstrip()[:1] == ":"
             ours = qualifier is not None and qualifier.verdict in ("ours", "phu-tho")
+            if ours or title_colon or (kind == "city" and name.city):
+                said_elsewhere.pop(name.key, None)  # "TP Hòa Bình" is ours: no namesake
+            else:
+                said = said_elsewhere.get(name.key)
+                if said is not None and (kind is None or None in said or kind in said):
+                    if not in_title:
+                        first_elsewhere.setdefault(name.key, True)
+                    continue  # rule 10: "Xã Tiền Phong ..." after "xã Tiền Phong (Hà Nội)"
             if name.elsewhere is not None and not ours:
                 doubtful = mentioned.get(id(name))
                 if doubtful is None:
@@ -728,37 +802,59 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
                     mentioned[id(name)] = doubtful
                 if doubtful:
                     continue  # rule 6, namesake elsewhere
-            title_colon = (
-                field_name == "title"
-                and not norm[:start].strip()
-                and norm[end:].lstrip()[:1] == ":"
+            ours_district = (
+                qualifier.district if qualifier and qualifier.verdict == "ours" else None
             )
-            accepted: dict[str, _Entry | None] = {}
+            after_2025 = qualifier is not None and qualifier.verdict == "phu-tho"
+            # Each accepted reading of the name (a unit, a district) stands for the districts
+            # it belongs to; the name tags those that every reading shares (rule 5).
+            common: frozenset[str] | None = None
+            shown: dict[str, _Entry | None] = {}
             for entry in name.entries:
                 if after_2025 and not (entry.in_2025 or entry.kind == "district"):
                     continue  # "xã Cao Sơn (Phú Thọ)" is the 2025 commune
-                if _accepts(entry, prefix_kind, inherited, title_colon, qualifier):
-                    if entry.kind == "unit" and (prefix_kind or inherited or entry.match == "bare"):
-                        accepted.setdefault(entry.district, entry)
+                if ours_district is not None and ours_district not in entry.districts:
+                    continue  # "xã Cao Sơn (Đà Bắc)"
+                if not _accepts(entry, prefix_kind, inherited, title_colon, qualifier):
+                    continue
+                common = entry.districts if common is None else common & entry.districts
+                for district in entry.districts:
+                    if entry.kind == "unit" and (kind or entry.match == "bare"):
+                        shown.setdefault(district, entry)
                     else:
-                        accepted[entry.district] = None
-            if ours_district is not None:
-                accepted = {d: e for d, e in accepted.items() if d == ours_district}
-            if len(accepted) != 1:
+                        shown[district] = None
+            if common and ours_district is not None:
+                common &= {ours_district}  # the district said, not the others of a 2025 unit
+            if not common:
                 continue  # nothing, or a name shared by several districts (rule 5)
-            (district, unit_entry), *_ = accepted.items()
-            if district in tagged:
-                continue
-            tagged.add(district)
+            if not in_title:
+                first_elsewhere.setdefault(name.key, False)
             phrase_start = size - prefix.end() if prefix else start
             phrase_end = qualifier.end if qualifier and qualifier.end else end
-            tags[(district, field_name)] = PlaceTag(
-                district=district,
-                phrase=text[phrase_start:phrase_end],
-                field=field_name,
-                unit=unit_entry.unit if unit_entry else None,
-            )
-    return list(tags.values())
+            held = in_title and not ours and not title_colon
+            for district, unit_entry in shown.items():
+                if district not in common or district in tagged:
+                    continue
+                tag = PlaceTag(
+                    district=district,
+                    phrase=text[phrase_start:phrase_end],
+                    field=field_name,
+                    unit=unit_entry.unit if unit_entry else None,
+                )
+                if held:
+                    title_tags.append((tag, name.key))
+                    continue
+                tagged.add(district)
+                if in_title:
+                    title_tags.append((tag, None))
+                else:
+                    tags[(district, field_name)] = tag
+    # A held title mention counts unless the lead or body first names it as a place elsewhere.
+    first: dict[str, PlaceTag] = {}
+    for tag, key in title_tags:
+        if tag.district not in first and not (key and first_elsewhere.get(key)):
+            first[tag.district] = tag
+    return [*first.values(), *tags.values()]
 
 
 def _scan(gaz: Gazetteer, norm: str) -> list[tuple[int, int]]:
@@ -847,15 +943,31 @@ def _qualify(gaz: Gazetteer, text: str, norm: str, end: int, *, strong: bool) ->
             q.end = paren.end() if q.verdict != "foreign" else None
         return q
     comma = _COMMA_RE.match(norm, end)
-    item_end = _capitalised_item_end(text, norm, comma.end()) if comma else None
-    if comma and item_end:
-        q = _classify(gaz, text, norm, comma.end(), item_end, in_paren=False)
-        if q and strong and not q.admin:
+    said_of = None if comma else _OF_RE.match(norm, end)
+    dash = None if comma or said_of or strong else _DASH_RE.match(norm, end)
+    after = comma or said_of or dash
+    item_end = _capitalised_item_end(text, norm, after.end()) if after else None
+    if after and item_end:
+        q = _classify(gaz, text, norm, after.end(), item_end, in_paren=False)
+        if q and strong and not q.admin and comma:
             q = None  # "Lạc Sơn, Tân Lạc": a list of districts
+        if q and said_of and not q.admin and not _PROVINCE_RE.match(norm, after.end()):
+            q = None  # "thuộc/của" then a province or "huyện ...", not "của HTX Hà Nội"
+        if q and dash and not (q.admin and q.verdict == "foreign"):
+            q = None
         if q:
             if q.verdict == "ours" and q.district is not None:
                 q.end = item_end
             return q
+        if comma and not strong:
+            # "xã Tiền Phong, Mê Linh, Hà Nội": a place not ours, then its province (Phú Thọ
+            # too: "xã Tân Lập, Thanh Sơn, Phú Thọ" is no place of ours, before 2025 or after)
+            then = _COMMA_RE.match(norm, item_end)
+            then_end = _capitalised_item_end(text, norm, then.end()) if then else None
+            if then and then_end:
+                q = _classify(gaz, text, norm, then.end(), then_end, in_paren=False)
+                if q and q.verdict in ("foreign", "phu-tho"):
+                    return _Qualifier("foreign", admin=q.admin)
     if strong:
         return None
     # A list of names closed by a parenthesis: "các xã Tú Sơn, Vĩnh Tiến (Kim Bôi)".
@@ -915,7 +1027,11 @@ def _classify(
         and len(norm[pos:end].split()) <= 5
         and not _DIGIT_RE.search(norm, pos, end)
     ):
-        return _Qualifier("foreign")  # "(Sóc Sơn)", "(Mộc Châu)"
+        # "(Sóc Sơn)", "(Mộc Châu)"; remembered (rule 10) only when it reads as a place name,
+        # "(Bá Thước)", not "(VTV)"
+        words = text[pos:end].split()
+        named = all(w[:1].isupper() and w[1:].islower() for w in words)
+        return _Qualifier("foreign", remembered=named)
     return None
 
 

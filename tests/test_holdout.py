@@ -59,25 +59,8 @@ ARTICLE_ID = {"places": 300_000, "hostile": 400_000}
 
 # -- known failures (found by this module; see the qa report) ----------------------------------
 # stem -> reason. Only these cases are xfail; anything else failing is a regression.
-SECOND_MENTION = (
-    "places: a same-named commune of another province, qualified where it is first named, is "
-    "tagged as ours when the article names it again at a sentence start without the qualifier"
-)
-KNOWN_PLACES: dict[str, str] = {
-    "087-trap-dong-tam-tien-phong-ha-noi": SECOND_MENTION
-    + " ('Xã Tiền Phong nổi tiếng...' -> Đà Bắc, 'Xã Đồng Tâm phát triển...' -> Lạc Thủy)",
-    "117-trap-thanh-son-ba-thuoc": SECOND_MENTION + " ('Xã Thành Sơn hiện có...' -> Mai Châu)",
-    "118-trap-cao-phong-song-lo-second-mention": SECOND_MENTION
-    + " ('Nông dân Cao Phong ở đây' -> Cao Phong)",
-    "119-trap-quyet-thang-thai-nguyen": SECOND_MENTION
-    + " ('Xã Quyết Thắng có gần 300 ha chè' -> Lạc Sơn)",
-    "120-phuong-thong-nhat-2025": "places: 'phường Thống Nhất (Phú Thọ)', the 2025 ward formed "
-    "from the city's wards and part of Vầy Nưa (Đà Bắc), gets no district at all",
-}
-KNOWN_PRECISION_RECALL: str | None = (
-    "on all 121 articles precision is 0.955 (< 0.97) because of the articles above; "
-    "the 116 written before probing reach 0.981 / 1.000"
-)
+KNOWN_PLACES: dict[str, str] = {}
+KNOWN_PRECISION_RECALL: str | None = None
 KNOWN_HOSTILE_LIVE: dict[str, str] = {}
 KNOWN_HOSTILE_TEXT: dict[str, str] = {}
 KNOWN_HOSTILE_ABSOLUTE: dict[str, str] = {}

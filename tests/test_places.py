@@ -313,11 +313,16 @@ def test_gazetteer_computes_the_names_shared_by_districts(gaz: Gazetteer) -> Non
     assert {match_key(n) for n in gaz.ambiguous_names} == {match_key(n) for n in AMBIGUOUS}
 
 
+# What "phường X" tags: a district every reading of the name shares. Phường Thống Nhất was
+# the city's in 2024 and, from 2025, the city's and Đà Bắc's: the city is certain.
+PHUONG = {"Thống Nhất": {CITY}}
+
+
 @pytest.mark.parametrize("name", sorted(AMBIGUOUS))
 def test_tag_places_shared_name_needs_its_district(gaz: Gazetteer, name: str) -> None:
     names = {slug: dict(gaz.districts)[slug] for slug in SLUGS}
     assert districts(gaz, f"Nông dân xã {name} trồng lúa") == set()
-    assert districts(gaz, f"Người dân phường {name} dọn vệ sinh") == set()
+    assert districts(gaz, f"Người dân phường {name} dọn vệ sinh") == PHUONG.get(name, set())
     for slug in AMBIGUOUS[name]:
         where = "TP Hòa Bình" if slug == CITY else names[slug]
         tags = tag_places(gaz, title=f"Nông dân xã {name} ({where}) trồng lúa")
@@ -389,6 +394,55 @@ def test_tag_places_same_named_units_of_other_provinces(gaz: Gazetteer, text: st
     assert districts(gaz, text) == set()
 
 
+@pytest.mark.parametrize(
+    ("title", "lead", "body", "expected"),
+    [
+        # once put elsewhere, later mentions (any field, prefix or chain or none) are elsewhere
+        ("", "Thăm xã Tiền Phong (Hà Nội).", "Xã Tiền Phong trồng hoa.", set()),
+        ("", "Thăm xã Tiền Phong, huyện Mê Linh.", "Các xã Tiền Phong, Tự Lập.", set()),
+        ("", "Thăm xã Cao Phong, huyện Sông Lô.", "Nông dân Cao Phong ở đây.", set()),
+        ("Bưởi xã Cao Phong, huyện Sông Lô", "", "Người dân Cao Phong.", set()),
+        ("", "Thăm huyện Kỳ Sơn (Nghệ An).", "Huyện Kỳ Sơn còn nghèo.", set()),
+        ("", "Thăm xã Đồng Tâm thuộc huyện Mỹ Đức.", "Xã Đồng Tâm làm mây tre.", set()),
+        ("", "Thăm xã Quyết Thắng của TP Thái Nguyên.", "Xã Quyết Thắng trồng chè.", set()),
+        ("", "Thăm xã Thành Sơn - huyện Bá Thước.", "Xã Thành Sơn làm du lịch.", set()),
+        ("", "Thăm xã Tân Lập, Đan Phượng, Hà Nội.", "Xã Tân Lập trồng rau.", set()),
+        # unless qualified as ours, or named as another kind of place
+        ("", "Thăm xã Tiền Phong (Hà Nội).", "Xã Tiền Phong (Đà Bắc) học tập.", {"da-bac"}),
+        ("", "Thăm xã Tiền Phong (Hà Nội).", "Xã Tiền Phong (Hòa Bình) học tập.", {"da-bac"}),
+        ("", "Thăm xã Cao Phong, huyện Sông Lô.", "Huyện Cao Phong học tập.", {"cao-phong"}),
+        ("", "Thăm huyện Hòa Bình (Bạc Liêu).", "TP Hòa Bình học tập.", {CITY}),
+        ("", "TP Hòa Bình và huyện Hòa Bình (Bạc Liêu) kết nghĩa.", "", {CITY}),
+        ("", "Thăm huyện Kỳ Sơn (Nghệ An).", "Huyện Mai Châu học tập.", {"mai-chau"}),
+        # an earlier mention is ours: it is contrasted with the namesake named after it
+        ("", "Xã Thành Sơn kết nghĩa với xã Thành Sơn (Thanh Hóa).", "", {"mai-chau"}),
+        # a credit in parentheses refuses its own mention only
+        ("", "Phóng sự Cao Phong (VTV).", "Cam Cao Phong chín.", {"cao-phong"}),
+    ],
+)
+def test_tag_places_name_put_elsewhere_stays_elsewhere(
+    gaz: Gazetteer, title: str, lead: str, body: str, expected: set[str]
+) -> None:
+    tags = tag_places(gaz, title=title, summary=lead, body=body)
+    assert {t.district for t in tags} == expected
+
+
+def test_tag_places_headline_name_is_what_the_article_makes_it(gaz: Gazetteer) -> None:
+    lead = "(HBĐT) - Đoàn thăm xã Tiền Phong, huyện Mê Linh (Hà Nội)."
+    assert tag_places(gaz, title="Học tập ở xã Tiền Phong", summary=lead) == []
+    ours = "(HBĐT) - Xã Tiền Phong (Đà Bắc) học tập xã Tiền Phong (Hà Nội)."
+    tags = tag_places(gaz, title="Xã Tiền Phong học tập", summary=ours)
+    assert [(t.field, t.phrase) for t in tags] == [
+        ("title", "Xã Tiền Phong"),
+        ("summary", "Xã Tiền Phong (Đà Bắc)"),
+    ]
+    # not named again: the headline is judged on its own
+    assert districts(gaz, "Học tập ở xã Tiền Phong", "Đoàn về Hà Nội.") == {"da-bac"}
+    # a headline that names the namesake after the name contrasts them
+    title = "Xã Thành Sơn kết nghĩa với xã Thành Sơn (Thanh Hóa)"
+    assert districts(gaz, title) == {"mai-chau"}
+
+
 def test_tag_places_namesake_province_mentioned_elsewhere(gaz: Gazetteer) -> None:
     body = "Đoàn đến thăm huyện Kỳ Sơn. Đây là huyện biên giới."
     assert districts(gaz, "Hỗ trợ đồng bào vùng lũ", body) == {CITY}
@@ -401,7 +455,9 @@ def test_tag_places_phu_tho_marks_names_from_july_2025(gaz: Gazetteer) -> None:
     assert districts(gaz, "Xã Lạc Sơn, tỉnh Phú Thọ ra mắt tổ công nghệ") == {"lac-son"}
     assert districts(gaz, "Xã Tân Minh (Phú Thọ) trồng chè") == set()  # a 2024 name
     assert districts(gaz, "Xã Cao Sơn (tỉnh Phú Thọ) làm du lịch") == {"da-bac"}
-    assert districts(gaz, "Phường Thống Nhất (tỉnh Phú Thọ) đối thoại") == set()
+    # a 2025 unit formed from several old districts tags them all
+    assert districts(gaz, "Phường Thống Nhất (tỉnh Phú Thọ) đối thoại") == {CITY, "da-bac"}
+    assert districts(gaz, "Phường Thống Nhất (TP Hòa Bình) đối thoại") == {CITY}
 
 
 @pytest.mark.parametrize(
@@ -596,6 +652,7 @@ match = "bare"
         (MINIMAL.replace('match = "bare"', 'match = "always"'), "units[0].match"),
         (MINIMAL.replace('period = "2024"', 'period = "2030"'), "units[0].period"),
         (MINIMAL + "colour = 'red'\n", "units[0].colour"),
+        (MINIMAL + "shared_with = ['da-bac']\n", "units[0].shared_with"),
         ("districts = 3\n", "districts"),
         ("[[districts]\n", "not valid TOML"),
     ],
