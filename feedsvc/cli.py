@@ -138,7 +138,9 @@ class _StopOnSignal:
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, _frame: Any) -> None:
-        log.info("collect.stop signal=%s", signal.Signals(signum).name)
+        from .logs import log_event
+
+        log_event(log, logging.INFO, "collect.signal", signal=signal.Signals(signum).name)
         self.stop.set()
 
     def __enter__(self) -> threading.Event:
@@ -170,10 +172,6 @@ class _Shutdown(Exception):
     """Raised in the main thread by SIGTERM to leave serve_forever()."""
 
 
-def _raise_shutdown(_signum: int, _frame: Any) -> None:
-    raise _Shutdown
-
-
 def _serve(args: argparse.Namespace, *, with_scheduler: bool) -> int:
     """``serve``: the web only. ``run``: collect once, then serve with the scheduler in a
     background thread (a single machine, the demo); in production run gunicorn and one
@@ -189,7 +187,14 @@ def _serve(args: argparse.Namespace, *, with_scheduler: bool) -> int:
     server = make_server(host, port, app, threaded=True)
     stop = threading.Event()
     background = None
-    previous = signal.signal(signal.SIGTERM, _raise_shutdown)
+    serving = False
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        stop.set()  # a collection in progress finishes its article and returns
+        if serving:
+            raise _Shutdown
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         if with_scheduler:
             from .scheduler import start_background
@@ -200,8 +205,11 @@ def _serve(args: argparse.Namespace, *, with_scheduler: bool) -> int:
                 print("collect: " + _summary(results), flush=True)
             except LeaseHeldError as e:
                 print(f"collect: skipped: {e}", flush=True)
+            if stop.is_set():
+                return EXIT_OK
             background = start_background(service, stop)
         print(f"feedsvc: serving on http://{host}:{server.server_port}/", flush=True)
+        serving = True
         server.serve_forever()
     except (KeyboardInterrupt, _Shutdown):
         pass

@@ -112,6 +112,14 @@ def backoff_delay(failures: int, base_s: float, cap_s: float) -> float:
     return float(min(cap_s, base_s * 2 ** min(failures - 1, 30)))
 
 
+def previous_run_complete(state: SourceState) -> bool:
+    """Whether the source's last run went through to the end (its success time is its end
+    time, set together by ``_SourceRun.finish``), and no run died since."""
+    if state.last_finished is None or state.last_success != state.last_finished:
+        return False
+    return state.last_attempt is None or state.last_attempt <= state.last_finished
+
+
 def default_owner() -> str:
     """host:pid:nonce: unique per process and run, and says where the holder lives."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -312,6 +320,7 @@ def collect_source(
                 until=run.state.next_attempt,
             )
             return run.result
+        run.previous_complete = previous_run_complete(run.state)
         run.state.last_attempt = started
         pipe.store.save_source_state(run.state)
     except FeedsvcError as e:
@@ -353,6 +362,7 @@ class _SourceRun:
         self.state = SourceState(source.name)
         self.listed = False  # the listing was read (whatever it held)
         self.require_body = requires_body(source)
+        self.previous_complete = True
         self.streak = 0
 
     def collect(
@@ -366,7 +376,11 @@ class _SourceRun:
         self.streak = self.state.parse_failure_streak
         deadline = time.monotonic() + deadline_s
         try:
-            kwargs: dict[str, object] = {"deadline": deadline, "known": store.known_ids}
+            # A paged listing stops where known articles begin; after a run that did not end
+            # (stopped, deadline, crash) older unknown ones may lie below known ones: walk it
+            # all (up to max_pages) once.
+            known = store.known_ids if self.previous_complete else None
+            kwargs: dict[str, object] = {"deadline": deadline, "known": known}
             if max_pages is not None:
                 kwargs["max_pages"] = max_pages
             refs = self.source.list_latest(**kwargs)  # type: ignore[arg-type]

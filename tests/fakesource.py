@@ -45,6 +45,7 @@ class FakeSource:
         self.fetch_errors: dict[int, Exception] = {}
         self.fetched: list[int] = []
         self.list_calls = 0
+        self.known_given: list[bool] = []  # per list_latest call: was ``known`` passed?
         self.not_modified_flag = False
         self.not_modified = False  # what the collector reads after list_latest()
         self.on_fetch: list[object] = []  # callables run before each fetch (tests hook here)
@@ -120,8 +121,11 @@ class FakeSource:
             published=item.published,
         )
 
-    def list_latest(self, *, deadline: float | None = None, **_: object) -> list[ArticleRef]:
+    def list_latest(
+        self, *, deadline: float | None = None, known: object = None, **_: object
+    ) -> list[ArticleRef]:
         self.list_calls += 1
+        self.known_given.append(known is not None)
         self.not_modified = False
         if self.listing_error is not None:
             raise self.listing_error

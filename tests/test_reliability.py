@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -663,6 +665,11 @@ def test_metrics_only_for_allowed_networks(make_settings: Callable[..., Settings
     assert outside.status_code == 403
     assert b"[metrics] allow" in outside.data
     assert client.get("/metrics", environ_overrides={"REMOTE_ADDR": "::1"}).status_code == 200
+    # through the local reverse proxy: the client it forwards for must be allowed too
+    proxied = client.get("/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert proxied.status_code == 403
+    local = client.get("/metrics", headers={"X-Forwarded-For": "10.9.9.9, 127.0.0.1"})
+    assert local.status_code == 200
     app = create_app(make_settings(metrics={"allow": ["10.0.0.0/8", "2001:db8::/32"]}))
     client = app.test_client()
     assert client.get("/metrics", environ_overrides={"REMOTE_ADDR": "10.2.3.4"}).status_code == 200
@@ -759,3 +766,122 @@ def test_collect_unparseable_listing_marks_source_broken(
     assert r.error and r.broken and "layout" in r.broken
     _, body = healthz(app, clock)
     assert body["sources"]["fake"]["status"] == "broken"
+
+
+def test_collect_after_an_unfinished_run_walks_the_whole_listing(
+    pipe: Pipeline, clock: Clock
+) -> None:
+    """A paged listing stops where known articles begin. A run that stopped half-way saved
+    the newest first: older unknown ones may lie below known ones, so the next run walks
+    every page once (the source gets no ``known``)."""
+    src = FakeSource()
+    for n in (1, 2, 3, 4):
+        src.article(n)
+
+    def later(**kw: Any) -> Any:
+        clock.advance(seconds=1)
+        return run(src, pipe, clock, **kw)
+
+    later()  # never collected before: a full walk
+    later()  # after a complete run: stop at known articles
+    control = RunControl()
+    src.article(5)
+    src.article(6)
+    src.on_fetch.append(lambda n: control.stop.set())
+    later(control=control)  # stopped after one article
+    src.on_fetch.clear()
+    later()
+    later()
+    assert src.known_given == [False, True, True, False, True]
+    # a run that died (kill -9) leaves last_attempt after last_finished: the same
+    state = pipe.store.source_state("fake")
+    state.last_attempt = clock() + timedelta(seconds=1)
+    pipe.store.save_source_state(state)
+    clock.advance(seconds=2)
+    run(src, pipe, clock)
+    assert src.known_given[-1] is False
+
+
+def test_metrics_under_gunicorn_with_several_workers_sum_every_worker(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Production's set-up: gunicorn with deploy/gunicorn.conf.py, two workers, and
+    PROMETHEUS_MULTIPROC_DIR; the collector ran in another process. Whichever worker answers
+    /metrics, the request count is the sum over workers, and collection figures are there."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    Service(settings).collect()  # "the collector", in this process
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    multiproc = tmp_path / "prometheus"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+    env.update(FEEDSVC_CONFIG=str(settings.path), PROMETHEUS_MULTIPROC_DIR=str(multiproc))
+    root = Path(__file__).resolve().parent.parent
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    proc = subprocess.Popen(
+        [str(gunicorn), "-c", "deploy/gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "-w", "2"]
+        + ["--access-logfile", "/dev/null", "wsgi:app"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> str:
+        with urllib.request.urlopen(base + path, timeout=10) as r:
+            return str(r.read().decode())
+
+    try:
+        give_up = time.monotonic() + 60
+        while True:
+            try:
+                get("/healthz")
+                break
+            except OSError:
+                if time.monotonic() > give_up or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        # hold one worker busy with a request sent slowly, so the other serves the next ones
+        held = socket.create_connection(("127.0.0.1", port), timeout=10)
+        held.sendall(b"GET /feeds/tin-moi-nhat.xml HTTP/1.1\r\nHost: t\r\n")
+        for _ in range(10):
+            get("/feeds/tin-moi-nhat.xml")
+        held.sendall(b"Connection: close\r\n\r\n")
+        while held.recv(65536):
+            pass
+        held.close()
+        for _ in range(9):
+            get("/feeds/tin-moi-nhat.xml")
+        pids = set()
+        route = {"route": "/feeds/<slug>.<ext>", "method": "GET", "status": "200"}
+        for _ in range(6):  # several scrapes: different workers answer, all say the same
+            text = get("/metrics")
+            assert metric_value(text, "feedsvc_http_requests_total", **route) == 20
+            assert metric_value(text, "feedsvc_collections_total", source="baohoabinh") == 1
+            assert metric_value(text, "feedsvc_articles", status="visible") == 48
+            hits = metric_value(text, "feedsvc_render_cache_total", result="hit") or 0
+            misses = metric_value(text, "feedsvc_render_cache_total", result="miss") or 0
+            assert hits + misses == 20 and 1 <= misses <= 2  # one miss per worker at most
+            pids.update(p.name for p in multiproc.glob("counter_*.db"))
+        assert len(pids) == 2  # both workers counted
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_healthz_a_run_that_died_is_not_running_and_goes_stale(
+    app: Flask, service: Service, clock: Clock
+) -> None:
+    state = service.store.source_state("baohoabinh")
+    state.last_attempt = clock()  # started, never finished, and nobody holds the lease
+    service.store.save_source_state(state)
+    _, body = healthz(app, clock)
+    assert body["sources"]["baohoabinh"]["running"] is False
+    clock.advance(hours=1)
+    _, body = healthz(app, clock)
+    assert body["sources"]["baohoabinh"]["status"] == "stale"

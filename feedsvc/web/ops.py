@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 from .. import metrics
+from ..collector import holder_is_dead
 from ..exceptions import StoreError
 from ..service import Service
 from ..store import SourceState
@@ -34,7 +35,12 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def source_health(
-    st: SourceState | None, *, now: datetime, every: timedelta, failed: tuple[int, int]
+    st: SourceState | None,
+    *,
+    now: datetime,
+    every: timedelta,
+    failed: tuple[int, int],
+    collector_active: bool = False,
 ) -> dict[str, Any]:
     """One source's health: a status word, the reason, and the figures behind it.
 
@@ -44,6 +50,9 @@ def source_health(
     """
     if st is None or st.last_attempt is None:
         return {"status": "never", "problem": "never collected (is `feedsvc scheduler` running?)"}
+    # a run that started and never finished is running only while its collector holds the
+    # lease; otherwise it died (kill -9, power loss)
+    running = st.running and collector_active
     due = st.last_attempt + every
     if st.next_attempt is not None and st.next_attempt > due:
         due = st.next_attempt
@@ -53,7 +62,7 @@ def source_health(
     elif st.consecutive_failures:
         status = "failing"
         problem = f"{st.consecutive_failures} failed runs in a row: {st.last_error}"
-    elif now > due + every * STALE_INTERVALS and not st.running:
+    elif now > due + every * STALE_INTERVALS and not running:
         status = "stale"
         problem = f"no collection since {_iso(st.last_attempt)} (is `feedsvc scheduler` running?)"
     elif st.last_failed:
@@ -64,7 +73,7 @@ def source_health(
     return {
         "status": status,
         "problem": problem,
-        "running": st.running,
+        "running": running,
         "last_attempt": _iso(st.last_attempt),
         "last_finished": _iso(st.last_finished),
         "last_success": _iso(st.last_success),
@@ -109,11 +118,23 @@ def health(service: Service, now: datetime | None = None) -> tuple[dict[str, Any
         minutes=service.settings.schedule.every_minutes,
         seconds=service.settings.schedule.jitter_seconds,
     )
+    dead = lease is not None and not lease.expired(now) and holder_is_dead(lease.owner)
+    active = lease is not None and not lease.expired(now) and not dead
     sources = {}
     problems = []
+    if dead:
+        assert lease is not None
+        problems.append(
+            f"collector: the lease is held by {lease.owner}, whose process is gone (a crash); "
+            "the next collector on this machine takes it over"
+        )
     for src in service.settings.sources:
         h = source_health(
-            states.get(src.name), now=now, every=every, failed=failures.get(src.name, (0, 0))
+            states.get(src.name),
+            now=now,
+            every=every,
+            failed=failures.get(src.name, (0, 0)),
+            collector_active=active,
         )
         sources[src.name] = h
         if h["status"] != "ok":
@@ -136,11 +157,12 @@ def health(service: Service, now: datetime | None = None) -> tuple[dict[str, Any
                     "renewed_at": _iso(lease.renewed_at),
                     "expires_at": _iso(lease.expires_at),
                     "expired": lease.expired(now),
+                    "holder_dead": dead,
                 }
                 if lease is not None
                 else None
             ),
-            "running": lease is not None and not lease.expired(now),
+            "running": active,
         },
         "sources": sources,
     }
@@ -163,12 +185,24 @@ def _networks(
     return tuple(ipaddress.ip_network(n, strict=False) for n in allow)
 
 
-def metrics_allowed(remote_addr: str | None, allow: tuple[str, ...]) -> bool:
-    """Whether a client address is in one of the allowed networks ([metrics] allow)."""
-    if not remote_addr:
-        return False
+def metrics_allowed(
+    remote_addr: str | None, allow: tuple[str, ...], forwarded_for: str | None = None
+) -> bool:
+    """Whether a client may read /metrics ([metrics] allow).
+
+    Behind a reverse proxy every request comes from the proxy's address (loopback), so when
+    the request carries X-Forwarded-For its last entry (the client as the proxy saw it) must
+    be allowed too. A client forging the header can only make this stricter.
+    """
+    addresses = [remote_addr or ""]
+    if forwarded_for:
+        addresses.append(forwarded_for.rsplit(",", 1)[-1].strip())
+    return all(_allowed(a, allow) for a in addresses)
+
+
+def _allowed(text: str, allow: tuple[str, ...]) -> bool:
     try:
-        addr = ipaddress.ip_address(remote_addr.split("%", 1)[0])
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return False
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
@@ -180,7 +214,7 @@ def metrics_allowed(remote_addr: str | None, allow: tuple[str, ...]) -> bool:
 def metrics_view() -> Response:
     service = get_service(current_app)
     allow = tuple(service.settings.metrics.allow)
-    if not metrics_allowed(request.remote_addr, allow):
+    if not metrics_allowed(request.remote_addr, allow, request.headers.get("X-Forwarded-For")):
         return Response(
             "metrics are readable from the networks in [metrics] allow only\n",
             403,
