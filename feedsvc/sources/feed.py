@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
-from zoneinfo import ZoneInfo
 
 import feedparser
 import html5lib
@@ -57,6 +56,7 @@ from ..exceptions import FetchError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
 from ..settings import Settings, SourceSettings
 from ..text import clean_line, nfc, squash_spaces, strip_controls
+from .dates import VIETNAM, find_day_first, local_to_utc
 from .fetch import (
     Fetcher,
     charset_name,
@@ -79,8 +79,6 @@ MAX_ID_CHARS = 2048
 MAX_FUTURE = timedelta(days=1)
 #: A publication date before this is impossible for an online newspaper (a CMS placeholder).
 MIN_YEAR = 1990
-#: The zone of a date written without one.
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Length of a title made from the text when an item has none.
 UNTITLED_CHARS = 120
 
@@ -330,11 +328,8 @@ _US_DATE = re.compile(
     r"^(?:[A-Za-z]+,?\s*)?([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})"
     r"(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(.*)$"
 )
-# "27/11/2026 08:00", "Thứ hai, 27/11/2026 - 08:00", "08h00 ngày 27-11-2026" (day first)
-_VN_DATE = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
-_VN_WORDS_DATE = re.compile(
-    r"(?<!\d)(\d{1,2})\s+tháng\s+(\d{1,2})(?:\s*,\s*|\s+năm\s+|\s+)(\d{4})(?!\d)", re.I
-)
+# The time near a day-first date ("Thứ hai, 27/11/2026 - 08:00", "08h00 ngày 27-11-2026"). Unlike
+# the page reader's: seconds are kept and no AM/PM is read (what follows may be a zone).
 _TIME = re.compile(r"(?<!\d)(\d{1,2})\s*[:hg]\s*(\d{2})(?:\s*:\s*(\d{2}))?(?!\d)")
 _ZONE = re.compile(
     r"(?:^|\s|\()(?:(?P<name>[A-Za-z]{1,5})\s*)?(?:(?P<sign>[+-])\s*(?P<h>\d{1,2})"
@@ -372,11 +367,8 @@ def _zone_offset(rest: str) -> tuple[bool, int | None]:
 def _build_date(
     year: int, month: int, day: int, hour: int, minute: int, second: int, offset: int | None
 ) -> datetime | None:
-    tz = LOCAL_ZONE if offset is None else timezone(timedelta(minutes=offset))
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
+    tz = VIETNAM if offset is None else timezone(timedelta(minutes=offset))
+    return local_to_utc(year, month, day, hour, minute, second, tz)
 
 
 def parse_feed_date(text: Any) -> datetime | None:
@@ -415,14 +407,12 @@ def parse_feed_date(text: Any) -> datetime | None:
         if len(m.group(3)) == 2:  # RFC 822's two-digit years
             year += 2000 if year < 70 else 1900
         return _build_date(year, month, int(day_s), h, mi, sec, offset)
-    m = _VN_DATE.search(s) or _VN_WORDS_DATE.search(s)
-    if m:
-        rest = s[: m.start()] + " " + s[m.end() :]
+    found = find_day_first(s)
+    if found:
+        y, mo, d, rest = found
         t = _TIME.search(rest)
         h, mi, sec = (int(t.group(1)), int(t.group(2)), int(t.group(3) or 0)) if t else (0, 0, 0)
-        after = rest[t.end() :] if t else ""
-        ok, offset = _zone_offset(after)
-        d, mo, y = (int(g) for g in m.groups())
+        ok, offset = _zone_offset(rest[t.end() :] if t else "")
         return _build_date(y, mo, d, h, mi, sec, offset if ok else None)
     return None
 

@@ -37,6 +37,7 @@ from ..exceptions import FetchError, LayoutError, NotFoundError, ParseError, Sou
 from ..model import ArticleRef, RawArticle
 from ..settings import Settings, SourceSettings
 from ..text import nfc, squash_spaces
+from .dates import DAY_FIRST_DATE, aware_to_utc, find_day_first, local_to_utc
 from .fetch import DeadlineExceededError, DirectoryFetcher, Fetcher, Page
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,12 @@ CACHE_ENTRIES = 512
 #: A "lead" element longer than this is not a lead (a selector matching too much).
 MAX_LEAD_CHARS = 1500
 
-_DATE_RE = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
+# Looser than dates.WORDS_DATE (the separator before the year may be missing): kept as the page
+# reader has always read it.
 _WORD_DATE_RE = re.compile(
     r"(?<!\d)(\d{1,2})\s+tháng\s+(\d{1,2})\s*(?:năm|,)?\s*(\d{4})(?!\d)", re.IGNORECASE
 )
+# Unlike the feed reader's: "SA"/"CH" (AM/PM) and any case ("09H15"); seconds are dropped.
 _TIME_RE = re.compile(
     r"(?<!\d)(\d{1,2})\s*[:hg]\s*(\d{2})(?:\s*:\s*\d{2})?(?!\d)(?:\s*(AM|PM|SA|CH)\b)?",
     re.IGNORECASE,
@@ -427,24 +430,17 @@ def parse_date(text: str, tz: ZoneInfo) -> datetime | None:
     text = nfc(text or "").strip()
     if not text:
         return None
-    m = _DATE_RE.search(text) or _WORD_DATE_RE.search(text)
-    if m:
-        day, month, year = (int(g) for g in m.groups())
-        rest = text[: m.start()] + " " + text[m.end() :]
+    found = find_day_first(text, _WORD_DATE_RE)
+    if found:
+        year, month, day, rest = found
         t = _TIME_RE.search(rest)
         hour, minute = (_hour(int(t.group(1)), t.group(3)), int(t.group(2))) if t else (0, 0)
-        try:
-            local = datetime(year, month, day, hour, minute, tzinfo=tz)
-        except ValueError:
-            return None
-        return local.astimezone(UTC)
+        return local_to_utc(year, month, day, hour, minute, tz=tz)
     try:
         iso = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if iso.tzinfo is None:
-        iso = iso.replace(tzinfo=tz)
-    return iso.astimezone(UTC)
+    return aware_to_utc(iso, tz)
 
 
 def parse_html(text: str) -> Any:
@@ -679,7 +675,7 @@ def _scan_date(doc: Any, start: Any, body: Any, tz: ZoneInfo) -> datetime | None
         own = squash_spaces(nfc(" ".join(t for t in (el.text, *(c.tail for c in el)) if t)))
         if not own or len(own) > 80:
             continue
-        if _DATE_RE.search(own) and _TIME_RE.search(_DATE_RE.sub(" ", own)):
+        if DAY_FIRST_DATE.search(own) and _TIME_RE.search(DAY_FIRST_DATE.sub(" ", own)):
             found = parse_date(own, tz)
             if found is not None:
                 return found
