@@ -404,6 +404,16 @@ def test_parse_article_image_fields_are_only_web_urls(og_image: str) -> None:
     assert found.images == [found.raw.image]
 
 
+def test_parse_article_image_field_naming_no_host_is_skipped() -> None:
+    page = body_page(
+        '<p><img src="//[::1/b.jpg"><img data-src="/NewsImg/5_2024/1_a.jpg"></p>',
+        head='<meta property="og:image" content="//[bad/a.jpg">',
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.raw.image == "https://baohoabinh.com.vn/NewsImg/5_2024/1_a.jpg"
+    assert found.images == [found.raw.image]
+
+
 def test_parse_article_base_href_off_site_is_ignored() -> None:
     page = body_page('<p><a href="x.htm">x</a></p>', head='<base href="https://evil.example/">')
     raw = parse_article(load_profile(PROFILE), page, "https://baohoabinh.com.vn/3/2/b.htm")

@@ -54,6 +54,7 @@ import lxml.html
 from ..catalog import Catalog
 from ..exceptions import FetchError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
+from ..sanitise import clean_url
 from ..settings import Settings, SourceSettings
 from ..text import clean_line, nfc, squash_spaces, strip_controls
 from .dates import VIETNAM, find_day_first, local_to_utc
@@ -209,7 +210,13 @@ def text_to_html(text: str) -> str:
 
 
 def http_url(value: Any, base: str | None = None) -> str | None:
-    """``value`` as an absolute http(s) URL (resolved against ``base``), else None."""
+    """``value`` as an absolute http(s) URL (resolved against ``base``), else None.
+
+    For links, which keep their published form: an item without an id is known by its link,
+    so normalising it here would give items already stored new ids. The collector passes
+    every stored URL through the URL policy (``sanitise.clean_url``); image fields take it
+    here already (``_image_url``).
+    """
     if not isinstance(value, str):
         return None
     value = strip_controls(value).strip()
@@ -223,6 +230,11 @@ def http_url(value: Any, base: str | None = None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return url
+
+
+def _image_url(value: Any, base: str) -> str | None:
+    """An image field's URL as the URL policy keeps it (``sanitise.clean_url``), else None."""
+    return clean_url(value, base, kind="link") if isinstance(value, str) else None
 
 
 def _absolute(value: str, base: str) -> str:
@@ -251,7 +263,7 @@ def _first_image(root: Any, base: str) -> str | None:
         if width.strip() in ("0", "1") or height.strip() in ("0", "1"):
             continue  # a tracking pixel or a spacer
         for attr in _IMG_SRC_ATTRS:
-            url = http_url(img.get(attr), base)
+            url = _image_url(img.get(attr), base)
             if url:
                 return url
     return None
@@ -722,17 +734,17 @@ def _entry_images(entry: Mapping[str, Any], base: str) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for media in _get(entry, "media_content") or []:
         if isinstance(media, Mapping):
-            url = http_url(_get(media, "url"), base)
+            url = _image_url(_get(media, "url"), base)
             if url and _is_image(url, _get(media, "type"), _get(media, "medium")):
                 found.setdefault(url, None)
     for thumb in _get(entry, "media_thumbnail") or []:
         if isinstance(thumb, Mapping):
-            url = http_url(_get(thumb, "url"), base)
+            url = _image_url(_get(thumb, "url"), base)
             if url:
                 found.setdefault(url, None)
     for link in _get(entry, "links") or []:  # enclosures are links with rel="enclosure"
         if isinstance(link, Mapping) and _get(link, "rel") == "enclosure":
-            url = http_url(_get(link, "href"), base)
+            url = _image_url(_get(link, "href"), base)
             if url and _is_image(url, _get(link, "type")):
                 found.setdefault(url, None)
     return tuple(found)
@@ -947,14 +959,14 @@ def read_json_feed(
             body = text_to_html(summary) if summary else ""
         images: dict[str, None] = {}
         for key in ("image", "banner_image"):
-            found = http_url(item.get(key), item_url)
+            found = _image_url(item.get(key), item_url)
             if found:
                 images.setdefault(found, None)
         attachments = item.get("attachments")
         if isinstance(attachments, list):
             for att in attachments:
                 if isinstance(att, Mapping):
-                    found = http_url(att.get("url"), item_url)
+                    found = _image_url(att.get("url"), item_url)
                     if found and _is_image(found, att.get("mime_type")):
                         images.setdefault(found, None)
         published, updated, date_source = _dates(

@@ -35,6 +35,7 @@ from .. import progress
 from ..catalog import Catalog
 from ..exceptions import FetchError, LayoutError, NotFoundError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
+from ..sanitise import clean_url
 from ..settings import Settings, SourceSettings
 from ..text import nfc, squash_spaces
 from .dates import DAY_FIRST_DATE, aware_to_utc, find_day_first, local_to_utc
@@ -71,6 +72,7 @@ _CONTENT_TAGS = frozenset(
 _BLANK = re.compile(r"[\s\u00a0\u200b\u200c\u200d\u2060\ufeff]*")
 _NO_DATE_TAGS = frozenset({"script", "style", "option", "select", "title", "head", "meta"})
 _IMAGE_ATTRS = ("data-src", "data-original", "data-lazy-src", "data-lazy", "src")
+_URL_GAPS = re.compile(r"[\x00-\x20]+")
 _PLACEHOLDER = re.compile(r"(?:^data:|blank\.gif$|spacer\.gif$|pixel\.gif$|/1x1\.)", re.I)
 
 
@@ -512,14 +514,13 @@ def _inner_html(el: Any) -> str:
 
 
 def web_url(base: str, value: str) -> str | None:
-    """``value`` made absolute against ``base`` if it is an http(s) address, else None
-    (``javascript:``, ``data:`` and the like are never a field's URL)."""
-    value = re.sub(r"[\x00-\x20]+", "", value or "")
-    if not value:
-        return None
-    absolute = urljoin(base, value)
-    parts = urlsplit(absolute)
-    return absolute if parts.scheme in ("http", "https") and parts.netloc else None
+    """``value`` made absolute against ``base`` when the URL policy keeps it as an http(s)
+    address (``sanitise.clean_url``: ``javascript:``, ``data:``, hidden schemes, markup and
+    broken hosts are refused), else None. The collector applies the policy again, with the
+    image rules for images, to what it stores."""
+    # White space inside goes, unlike in body URLs: a field's text comes squashed, and a value
+    # wrapped over lines ("…/NewsImg/ 5_2024/a.jpg") is one address.
+    return clean_url(_URL_GAPS.sub("", value or ""), base, kind="link")
 
 
 def image_url(img: Any, base: str) -> str | None:
