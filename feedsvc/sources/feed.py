@@ -57,7 +57,7 @@ from ..exceptions import FetchError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
 from ..settings import Settings, SourceSettings
 from ..text import nfc, squash_spaces
-from .fetch import Fetcher, http_fetcher_from_settings
+from .fetch import Fetcher, ValidatorStore, http_fetcher_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -1160,8 +1160,15 @@ class FeedSource:
         self.fetcher.close()
 
 
-def make_feed_source(src: SourceSettings, settings: Settings, catalog: Catalog) -> FeedSource:
-    return FeedSource(src.name, src.url, http_fetcher_from_settings(settings), catalog)
+def make_feed_source(
+    src: SourceSettings,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    validators: ValidatorStore | None = None,
+) -> FeedSource:
+    fetcher = http_fetcher_from_settings(settings, validators=validators)
+    return FeedSource(src.name, src.url, fetcher, catalog)
 
 
 __all__ = [
