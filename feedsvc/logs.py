@@ -87,3 +87,7 @@ def configure(fmt: str = "text", level: str = "info") -> None:
     root.setLevel(level.upper())
     # APScheduler logs every job start and end at INFO: our own events say more
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # httpx/httpcore log every request at INFO; the fetcher logs its own lines with our keys,
+    # and a backfill's progress line on a terminal must not scroll away under them.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

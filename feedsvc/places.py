@@ -64,7 +64,9 @@ The rules, by class of name:
    name. "(Phú Thọ)" or "tỉnh Phú Thọ" after a name that exists from July 2025 is ours (the
    province was merged into Phú Thọ). Names with a known namesake of the same kind elsewhere
    (`elsewhere` in place_aliases.toml, e.g. Kỳ Sơn in Nghệ An) are refused in an article that
-   mentions that province unless qualified as ours.
+   mentions that province unless qualified as ours. A parenthesis naming a place of ours of
+   the same district is ours ("huyện Tân Lạc (Mường Bi)"); of another, it is elsewhere ("xã
+   Tân Lập (Thanh Sơn)": Thanh Sơn is a commune of Lương Sơn, and a district of Phú Thọ).
 7. Every name must be written capitalised (the first letter of its last word), whatever the
    prefix: "xã tân lập" is "a newly formed commune", not Tân Lập.
 8. A bare name right after a personal title or a surname is a person: "ông Mai Châu",
@@ -767,7 +769,7 @@ def tag_places(gaz: Gazetteer, *, title: str, summary: str = "", body: str = "")
                 # "TP Hòa Bình" is as sure as a district: "TP Hòa Bình và huyện Hòa Bình (Bạc
                 # Liêu)" is a list of two places, not two of Bạc Liêu
                 strong = name.strong or (kind == "city" and name.city)
-                qualifier = _qualify(gaz, text, norm, end, strong=strong)
+                qualifier = _qualify(gaz, text, norm, end, strong=strong, districts=name.districts)
                 foreign = qualifier is not None and (
                     qualifier.verdict == "foreign"
                     or (
@@ -930,7 +932,15 @@ def _inside_foreign_parenthesis(gaz: Gazetteer, text: str, norm: str, start: int
     return bool(_PROVINCE_RE.search(norm, opening, closing))
 
 
-def _qualify(gaz: Gazetteer, text: str, norm: str, end: int, *, strong: bool) -> _Qualifier | None:
+def _qualify(
+    gaz: Gazetteer,
+    text: str,
+    norm: str,
+    end: int,
+    *,
+    strong: bool,
+    districts: frozenset[str] = frozenset(),
+) -> _Qualifier | None:
     """What the words right after a name say about where it is.
 
     A strong name (a district) is refused only by what is attached to it alone: a parenthesis
@@ -938,7 +948,9 @@ def _qualify(gaz: Gazetteer, text: str, norm: str, end: int, *, strong: bool) ->
     """
     paren = _PAREN_RE.match(norm, end)
     if paren:
-        q = _classify(gaz, text, norm, paren.start(1), paren.end(1), in_paren=True)
+        q = _classify(
+            gaz, text, norm, paren.start(1), paren.end(1), in_paren=True, districts=districts
+        )
         if q:
             q.end = paren.end() if q.verdict != "foreign" else None
         return q
@@ -979,7 +991,9 @@ def _qualify(gaz: Gazetteer, text: str, norm: str, end: int, *, strong: bool) ->
         pos = item.end()
         paren = _PAREN_RE.match(norm, pos)
         if paren:
-            return _classify(gaz, text, norm, paren.start(1), paren.end(1), in_paren=True)
+            return _classify(
+                gaz, text, norm, paren.start(1), paren.end(1), in_paren=True, districts=districts
+            )
     return None
 
 
@@ -997,9 +1011,20 @@ def _capitalised_item_end(text: str, norm: str, pos: int) -> int | None:
 
 
 def _classify(
-    gaz: Gazetteer, text: str, norm: str, start: int, end: int, *, in_paren: bool
+    gaz: Gazetteer,
+    text: str,
+    norm: str,
+    start: int,
+    end: int,
+    *,
+    in_paren: bool,
+    districts: frozenset[str] = frozenset(),
 ) -> _Qualifier | None:
-    """Classify a qualifying phrase: one of our districts, the province, elsewhere, or nothing."""
+    """Classify a qualifying phrase: one of our districts, the province, elsewhere, or nothing.
+
+    districts: those of the name qualified, for a parenthesis naming a place of the same
+    district ("huyện Tân Lạc (Mường Bi)").
+    """
     admin = _QUAL_ADMIN_RE.match(norm, start, end)
     pos = admin.end() if admin else start
     kind = _PREFIX_KIND[" ".join(admin.group(1).split())] if admin and admin.group(1) else None
@@ -1027,8 +1052,12 @@ def _classify(
         and len(norm[pos:end].split()) <= 5
         and not _DIGIT_RE.search(norm, pos, end)
     ):
-        # "(Sóc Sơn)", "(Mộc Châu)"; remembered (rule 10) only when it reads as a place name,
-        # "(Bá Thước)", not "(VTV)"
+        same = gaz._names.get(" ".join(norm[pos:end].split()))
+        shared = same.districts & districts if same and not same.stop else frozenset()
+        if len(shared) == 1:
+            return _Qualifier("ours", next(iter(shared)))  # "Tân Lạc (Mường Bi)"
+        # "(Sóc Sơn)", "(Mộc Châu)", "xã Tân Lập (Thanh Sơn)"; remembered (rule 10) only when
+        # it reads as a place name, "(Bá Thước)", not "(VTV)"
         words = text[pos:end].split()
         named = all(w[:1].isupper() and w[1:].islower() for w in words)
         return _Qualifier("foreign", remembered=named)

@@ -24,7 +24,6 @@ import html
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,7 +42,7 @@ from feedgen.feed import FeedGenerator
 
 from .catalog import Catalog, Scope
 from .model import Article
-from .sanitise import strip_xml_illegal
+from .text import nfc, squash_spaces, strip_xml_illegal
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +231,7 @@ def clean_text(text: str | None) -> str:
         return ""
     if _SUSPECT.search(text) is not None:
         text = _UNWANTED.sub("", strip_xml_illegal(text))
-    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+    return nfc(text)
 
 
 def plain_text(text: str | None) -> str:
@@ -247,7 +246,7 @@ def plain_text(text: str | None) -> str:
                 break
             text = unescaped
         text = clean_text(text)
-    return _SPACES.sub(" ", text).strip()
+    return squash_spaces(text)
 
 
 def markup_safe(text: str) -> str:

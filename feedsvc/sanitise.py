@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import unescape as _unescape_entities
@@ -53,6 +52,8 @@ from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 from bleach import html5lib_shim
 from bleach.sanitizer import BleachSanitizerFilter
+
+from .text import nfc, strip_xml_illegal
 
 __all__ = [
     "ALLOWED_ATTRIBUTES",
@@ -172,9 +173,9 @@ _VIDEO = 16  # a thumbnail we made for a video
 # Characters
 # ---------------------------------------------------------------------------------------------
 
-_XML_ILLEGAL_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# Also invisible junk that is legal XML but never meant to be read: C1 controls, DEL,
-# BMP noncharacters, BOM, and the bidi embedding/override/isolate controls (text spoofing).
+# What text.strip_xml_illegal drops, and invisible junk that is legal XML but never meant to be
+# read in an article: C1 controls, DEL, BMP noncharacters, BOM, and the bidi
+# embedding/override/isolate controls (text spoofing).
 _JUNK_RE = re.compile(
     "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff]"
     "|[\u202a-\u202e\u2066-\u2069\ufeff]"
@@ -194,24 +195,11 @@ _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 _HOST_RE = re.compile(r"^(?:[^@/?#\s]*@)?(?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 
-def strip_xml_illegal(text: str) -> str:
-    """Remove every character XML 1.0 forbids (C0 controls but tab/LF/CR, surrogates, U+FFFE/F).
-
-    Feed libraries refuse a whole feed over one such character, so the renderer calls this
-    again on everything it writes; the sanitiser has already removed them from stored text.
-    """
-    if _XML_ILLEGAL_RE.search(text) is None:
-        return text
-    return _XML_ILLEGAL_RE.sub("", text)
-
-
 def _clean_text(text: str) -> str:
     """Text as readers should get it: no junk characters, NFC."""
     if _JUNK_RE.search(text) is not None:
         text = _JUNK_RE.sub("", text)
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    return text
+    return nfc(text)
 
 
 def _squash(text: str) -> str:
@@ -1286,9 +1274,7 @@ def _render(children: list[_Child]) -> str:
     html = _serializer().render(stream)
     # NFC would fuse ">" and a text node's leading U+0338 into "≯" and break the markup.
     html = html.replace(">\u0338", ">&#x338;")
-    if not html.isascii() and not unicodedata.is_normalized("NFC", html):
-        html = unicodedata.normalize("NFC", html)
-    return strip_xml_illegal(html)
+    return strip_xml_illegal(nfc(html))
 
 
 def _parse(html: str, base: str | None) -> list[_Child]:

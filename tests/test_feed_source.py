@@ -237,6 +237,17 @@ def test_decode_feed_reads_a_declared_single_byte_charset() -> None:
     assert "Đà – Lương Sơn" in decode_feed(doc.encode("cp1258"))
 
 
+@pytest.mark.parametrize("label", ["base64", "rot13", "idna", "punycode"])
+def test_decode_feed_ignores_codecs_that_are_no_charset(label: str) -> None:
+    """A codec that is no charset (it would raise on the bytes) counts as an unknown label."""
+    doc = '<?xml version="1.0" encoding="{}"?><rss><title>Đà – Lương Sơn</title></rss>'
+    for encoding in ("utf-8", "cp1258"):
+        got = decode_feed(doc.format(label).encode(encoding), f"text/xml; charset={label}")
+        unknown = decode_feed(doc.format("klingon").encode(encoding), "text/xml; charset=klingon")
+        assert got == unknown.replace("klingon", label)
+    assert "Đà – Lương Sơn" in decode_feed(doc.format(label).encode(), f"text/xml; charset={label}")
+
+
 def test_strip_doctype_keeps_what_surrounds_it() -> None:
     warnings: list[str] = []
     doc = (

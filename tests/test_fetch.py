@@ -189,6 +189,13 @@ def test_decode_text_prefers_bom_and_keeps_wide_encodings() -> None:
     assert decode_text(b"plain ascii", "text/html; charset=windows-1258") == "plain ascii"
 
 
+@pytest.mark.parametrize("label", ["base64", "rot13", "hex", "idna", "punycode"])
+def test_decode_text_ignores_codecs_that_are_no_charset(label: str) -> None:
+    assert decode_text(b"plain ascii", f"text/html; charset={label}") == "plain ascii"
+    assert decode_text(to_cp1258(VIET), f"text/html; charset={label}") == VIET
+    assert decode_text(f'<meta charset="{label}">'.encode() + to_cp1258(VIET)).endswith(VIET)
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
 def test_fetch_decompresses_body(
     server: HttpFixture, make_fetcher: Callable[..., HttpFetcher], encoding: str

@@ -418,6 +418,9 @@ def test_tag_places_same_named_units_of_other_provinces(gaz: Gazetteer, text: st
         ("", "Xã Thành Sơn kết nghĩa với xã Thành Sơn (Thanh Hóa).", "", {"mai-chau"}),
         # a credit in parentheses refuses its own mention only
         ("", "Phóng sự Cao Phong (VTV).", "Cam Cao Phong chín.", {"cao-phong"}),
+        # a parenthesis naming a place of ours elsewhere is elsewhere; of the same district, ours
+        ("", "Trồng chè ở xã Tân Lập (Thanh Sơn).", "Xã Tân Lập có chè.", set()),
+        ("", "Lễ hội ở huyện Tân Lạc (Mường Bi).", "", {"tan-lac"}),
     ],
 )
 def test_tag_places_name_put_elsewhere_stays_elsewhere(
@@ -425,6 +428,16 @@ def test_tag_places_name_put_elsewhere_stays_elsewhere(
 ) -> None:
     tags = tag_places(gaz, title=title, summary=lead, body=body)
     assert {t.district for t in tags} == expected
+
+
+def test_tag_places_parenthesis_of_the_same_district_is_ours(gaz: Gazetteer) -> None:
+    tags = tag_places(
+        gaz, summary="Ở huyện Tân Lạc (Mường Bi).", body="Tân Lạc đón khách.", title=""
+    )
+    assert [(t.field, t.phrase) for t in tags] == [
+        ("summary", "huyện Tân Lạc (Mường Bi)"),
+        ("body", "Tân Lạc"),
+    ]
 
 
 def test_tag_places_headline_name_is_what_the_article_makes_it(gaz: Gazetteer) -> None:

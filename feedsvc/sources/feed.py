@@ -56,8 +56,15 @@ from ..catalog import Catalog
 from ..exceptions import FetchError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
 from ..settings import Settings, SourceSettings
-from ..text import nfc, squash_spaces
-from .fetch import Fetcher, ValidatorStore, http_fetcher_from_settings
+from ..text import clean_line, nfc, squash_spaces, strip_controls
+from .fetch import (
+    Fetcher,
+    ValidatorStore,
+    charset_name,
+    charset_param,
+    decode_leniently,
+    http_fetcher_from_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +85,8 @@ LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Length of a title made from the text when an item has none.
 UNTITLED_CHARS = 120
 
-_WHITESPACE = re.compile(r"\s+")
-# XML 1.0 forbids C0 controls other than tab, LF and CR; DEL is legal but never meant.
-_ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 _XML_DECL = re.compile(r"""^\s*<\?xml\b[^>]*?\?>""", re.I)
 _XML_DECL_BYTES = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
-_HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 # Spans whose text is not markup: references and tags inside them are left as they are.
 _PROTECTED = re.compile(r"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)|<\?.*?(?:\?>|\Z)", re.S)
 _REFERENCE = re.compile(r"&(?:#([0-9]{1,8});|#[xX]([0-9a-fA-F]{1,8});|([A-Za-z_][\w.-]{0,40});)?")
@@ -94,6 +97,8 @@ _DOCTYPE_TOKEN = re.compile(r""""[^"]*"|'[^']*'|<!--.*?-->|<\?.*?\?>|[\[\]>]""",
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _VOWELS = frozenset("aăâeêioôơuưyAĂÂEÊIOÔƠUƯY")
 _WIDE = ("utf-16", "utf-32")
+# What browsers (WHATWG Encoding) read for these labels: a superset (pages differ: fetch.py).
+_FEED_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 # Attributes holding one URL, and those holding a srcset list, that we make absolute.
@@ -180,22 +185,21 @@ class ParsedFeed:
 # Text and URLs
 
 
-def clean_text(text: str) -> str:
-    """NFC, no illegal control characters, single spaces: for titles, names and categories."""
-    return squash_spaces(_ILLEGAL_CHARS.sub("", nfc(text)))
-
-
 def html_text(fragment: str) -> str:
-    """The text a reader sees of an HTML fragment (code elements dropped), on one line."""
+    """The text a reader sees of an HTML fragment (code elements dropped), on one line.
+
+    Not sanitise.html_to_text, which keeps paragraphs and costs a full sanitiser pass: this
+    is for titles and summaries of items that may never be stored.
+    """
     if "<" not in fragment and "&" not in fragment:
-        return clean_text(fragment)
+        return clean_line(fragment)
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (lxml.etree.ParserError, ValueError):
-        return clean_text(html.unescape(fragment))
+        return clean_line(html.unescape(fragment))
     for el in root.xpath("//script|//style|//template|//noscript"):
         el.drop_tree()
-    return clean_text(root.text_content())
+    return clean_line(root.text_content())
 
 
 def text_to_html(text: str) -> str:
@@ -211,7 +215,7 @@ def http_url(value: Any, base: str | None = None) -> str | None:
     """``value`` as an absolute http(s) URL (resolved against ``base``), else None."""
     if not isinstance(value, str):
         return None
-    value = _ILLEGAL_CHARS.sub("", value).strip()
+    value = strip_controls(value).strip()
     if not value or len(value) > 4096:
         return None
     try:
@@ -385,7 +389,7 @@ def parse_feed_date(text: Any) -> datetime | None:
     """
     if not isinstance(text, str):
         return None
-    s = _WHITESPACE.sub(" ", nfc(text)).strip()
+    s = squash_spaces(nfc(text))
     if not s or len(s) > 100:
         return None
     m = _ISO_DATE.match(s)
@@ -456,24 +460,6 @@ def _dates(
 # Bytes to text
 
 
-def _lookup(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        return None
-    # What browsers read for these labels (WHATWG Encoding): a superset.
-    return {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252"}.get(codec, codec)
-
-
-def _mostly_utf8(content: bytes) -> bool:
-    text = content.decode("utf-8", "replace")
-    bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 127) - bad
-    return good > 0 and bad * 10 <= good
-
-
 def _looks_cp1258(content: bytes) -> bool:
     """Legacy Vietnamese (Windows-1258) rather than Western (Windows-1252)?
 
@@ -499,6 +485,10 @@ def decode_feed(content: bytes, content_type: str | None = None) -> str:
     whatever a single-byte declaration says, since multi-byte sequences do not happen by chance
     in legacy text; bytes declared UTF-8 that are not are read as legacy Vietnamese (cp1258) or
     Western (cp1252), whichever reads as real text.
+
+    Built from fetch.decode_text's parts, not on it, on purpose: XML's rules (UTF-16/32 by BOM
+    or by "<?" alone, only <?xml encoding?> besides HTTP, no <meta>) and feeds from anywhere
+    (a Western cp1252 fallback beside cp1258; a declared single-byte charset always wins).
     """
     for bom, enc in (
         (codecs.BOM_UTF8, "utf-8"),
@@ -513,13 +503,12 @@ def decode_feed(content: bytes, content_type: str | None = None) -> str:
         return nfc(content.decode("utf-16-le", "replace"))
     if content.startswith(b"\x00<\x00?") or content.startswith(b"\x00{"):
         return nfc(content.decode("utf-16-be", "replace"))
-    m = _HTTP_CHARSET.search(content_type or "")
-    m2 = _XML_DECL_BYTES.match(content[:1024])
+    m = _XML_DECL_BYTES.match(content[:1024])
     declared = [
         enc
         for enc in (
-            _lookup(m.group(1)) if m else None,
-            _lookup(m2.group(1).decode("ascii")) if m2 else None,
+            charset_name(charset_param(content_type), _FEED_ALIASES),
+            charset_name(m.group(1), _FEED_ALIASES) if m else None,
         )
         if enc
     ]
@@ -538,9 +527,7 @@ def decode_feed(content: bytes, content_type: str | None = None) -> str:
             if enc == "cp1252" and _looks_cp1258(content):
                 return nfc(content.decode("cp1258", "replace"))
             return nfc(content.decode(enc, "replace"))
-    if _mostly_utf8(content):
-        return nfc(content.decode("utf-8", "replace"))
-    return nfc(content.decode("cp1258" if _looks_cp1258(content) else "cp1252", "replace"))
+    return decode_leniently(content, "cp1258" if _looks_cp1258(content) else "cp1252")
 
 
 # --------------------------------------------------------------------------------------------
@@ -692,8 +679,8 @@ def _detail_text(detail: Mapping[str, Any] | None, fallback: Any = None) -> str:
         kind = (detail.get("type") or "").lower()
         if kind in _HTML_TYPES or "html" in kind:
             return html_text(value)
-        return clean_text(html.unescape(value))
-    return clean_text(html.unescape(fallback)) if isinstance(fallback, str) else ""
+        return clean_line(html.unescape(value))
+    return clean_line(html.unescape(fallback)) if isinstance(fallback, str) else ""
 
 
 def _author_of(entry: Mapping[str, Any]) -> str | None:
@@ -709,7 +696,7 @@ def _author_of(entry: Mapping[str, Any]) -> str | None:
             names.append(entry["author"])
     cleaned: list[str] = []
     for name in names:
-        text = clean_text(html.unescape(name))
+        text = clean_line(html.unescape(name))
         if text and not _EMAIL.match(text) and text not in cleaned:
             cleaned.append(text)
     return ", ".join(cleaned) or None
@@ -721,7 +708,7 @@ def _categories(names: Iterable[Any]) -> tuple[str, ...]:
     for name in names:
         if not isinstance(name, str):
             continue
-        text = clean_text(html.unescape(name))
+        text = clean_line(html.unescape(name))
         if not text or len(text) > 200:
             continue
         out.setdefault(text, None)
@@ -781,7 +768,7 @@ class _ItemCollector:
         self.warnings = warnings
 
     def item_id(self, raw_id: Any, link: str | None, where: str) -> str | None:
-        ident = clean_text(str(raw_id)) if isinstance(raw_id, str | int) else ""
+        ident = clean_line(str(raw_id)) if isinstance(raw_id, str | int) else ""
         if isinstance(raw_id, bool):
             ident = ""
         if not ident:
@@ -804,7 +791,7 @@ def _read_xml(
 ) -> ParsedFeed:
     warnings: list[str] = []
     text = decode_feed(content, content_type)
-    text = _ILLEGAL_CHARS.sub("", text)
+    text = strip_controls(text)
     text = _XML_DECL.sub("", text, count=1)
     text = strip_doctype(text, warnings)
     text = fix_references(text)
@@ -919,7 +906,7 @@ def _json_authors(item: Mapping[str, Any], feed: Mapping[str, Any]) -> str | Non
     names: list[str] = []
     for person in people:
         if isinstance(person, Mapping) and isinstance(person.get("name"), str):
-            name = clean_text(person["name"])
+            name = clean_line(person["name"])
             if name and not _EMAIL.match(name) and name not in names:
                 names.append(name)
     return ", ".join(names) or None
@@ -929,7 +916,7 @@ def read_json_feed(
     content: bytes, url: str, content_type: str | None, now: datetime, max_items: int
 ) -> ParsedFeed:
     """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1), every field type-checked."""
-    text = _ILLEGAL_CHARS.sub("", decode_feed(content, content_type))
+    text = strip_controls(decode_feed(content, content_type))
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as e:
@@ -989,10 +976,10 @@ def read_json_feed(
         feed_item = FeedItem(
             id=ident,
             url=item_url,
-            title=clean_text(title_raw) if title_raw else "",
+            title=clean_line(title_raw) if title_raw else "",
             body_html=body,
             body_base=item_url,
-            lead_text=clean_text(summary) if summary else None,
+            lead_text=clean_line(summary) if summary else None,
             author=_json_authors(item, doc),
             published=published,
             updated=updated,
@@ -1007,7 +994,7 @@ def read_json_feed(
     title_raw = _str(doc, "title")
     return ParsedFeed(
         format=name,
-        title=clean_text(title_raw) if title_raw else "",
+        title=clean_line(title_raw) if title_raw else "",
         link=home,
         items=collector.items,
         warnings=warnings,

@@ -33,7 +33,6 @@ import random
 import re
 import threading
 import time
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,14 +46,19 @@ import httpcore
 import httpx
 
 from ..exceptions import FetchError, NotFoundError
+from ..text import nfc
 
 log = logging.getLogger(__name__)
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
 
-# Labels that browsers (WHATWG Encoding) read as a superset: a page "in ISO-8859-1" is cp1252.
-_BROWSER_ALIASES = {"latin-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254"}
+# Labels that browsers (WHATWG Encoding) read as a superset. ISO-8859-1 is not mapped for
+# pages (it stays iso8859-1) though feeds map it to cp1252 (feed.py): one table for both would
+# change how such pages read bytes 0x80-0x9F.
+PAGE_ALIASES = {"ascii": "cp1252", "iso8859-9": "cp1254"}
+# Codecs that turn bytes into text but are no document's charset (they raise on most bytes).
+_NOT_CHARSETS = frozenset({"idna", "punycode"})
 # Encodings that are not ASCII-compatible: valid UTF-8 bytes say nothing against them.
 _WIDE_ENCODINGS = ("utf-16", "utf-32")
 
@@ -104,26 +108,36 @@ class Fetcher(Protocol):
     def close(self) -> None: ...
 
 
-def _charset_of(value: str | None) -> str | None:
-    if not value:
+def charset_param(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, as written."""
+    if not content_type:
         return None
-    m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", value, re.I)
+    m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", content_type, re.I)
     return m.group(1) if m else None
 
 
-def _known(encoding: str | bytes | None) -> str | None:
-    if not encoding:
+def charset_name(
+    label: str | bytes | None, aliases: Mapping[str, str] = PAGE_ALIASES
+) -> str | None:
+    """Python's codec for a declared charset, then ``aliases``; None when there is none.
+
+    Codecs that are not charsets (base64, rot13, idna...) count as unknown: a hostile
+    declaration must not make decoding raise.
+    """
+    if not label:
         return None
-    if isinstance(encoding, bytes):
-        encoding = encoding.decode("ascii", "replace")
+    if isinstance(label, bytes):
+        label = label.decode("ascii", "replace")
     try:
-        name = codecs.lookup(encoding).name
+        info = codecs.lookup(label)
     except LookupError:
         return None
-    return _BROWSER_ALIASES.get(name, name)
+    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        return None
+    return aliases.get(info.name, info.name)
 
 
-def _mostly_utf8(content: bytes) -> bool:
+def mostly_utf8(content: bytes) -> bool:
     """True when the bytes are UTF-8 with a few broken sequences (a page cut mid-character).
 
     Legacy single-byte Vietnamese text (cp1258) is almost never valid UTF-8 beyond ASCII, so
@@ -133,6 +147,14 @@ def _mostly_utf8(content: bytes) -> bool:
     bad = text.count("\ufffd")
     good = sum(1 for ch in text if ord(ch) > 127) - bad
     return good > 0 and bad * 10 <= good
+
+
+def decode_leniently(content: bytes, legacy: str = "cp1258") -> str:
+    """Bytes no declared charset reads: mostly-UTF-8 stays UTF-8 with U+FFFD, anything else is
+    the ``legacy`` code page (Windows-1258, Vietnamese, unless the caller knows better); NFC."""
+    if mostly_utf8(content):
+        return nfc(content.decode("utf-8", "replace"))
+    return nfc(content.decode(legacy, "replace"))
 
 
 def decode_text(content: bytes, content_type: str | None = None) -> str:
@@ -146,12 +168,12 @@ def decode_text(content: bytes, content_type: str | None = None) -> str:
     code page, which never fails with "replace". The result is always NFC.
     """
     if content.startswith(codecs.BOM_UTF8):
-        return unicodedata.normalize("NFC", content[3:].decode("utf-8", "replace"))
+        return nfc(content[3:].decode("utf-8", "replace"))
     head = content[:4096]
     candidates = [
-        _known(_charset_of(content_type)),
-        _known(m.group(1)) if (m := _META_CHARSET.search(head)) else None,
-        _known(m.group(1)) if (m := _XML_ENCODING.search(head)) else None,
+        charset_name(charset_param(content_type)),
+        charset_name(m.group(1)) if (m := _META_CHARSET.search(head)) else None,
+        charset_name(m.group(1)) if (m := _XML_ENCODING.search(head)) else None,
         "utf-8",
     ]
     utf8_ok: bool | None = None
@@ -171,11 +193,9 @@ def decode_text(content: bytes, content_type: str | None = None) -> str:
             text = content.decode(enc)
         except UnicodeDecodeError:
             continue
-        return unicodedata.normalize("NFC", text)
-    if _mostly_utf8(content):
-        return unicodedata.normalize("NFC", content.decode("utf-8", "replace"))
+        return nfc(text)
     # Vietnamese legacy pages are mostly Windows-1258; decoding never fails with "replace".
-    return unicodedata.normalize("NFC", content.decode("cp1258", "replace"))
+    return decode_leniently(content)
 
 
 class DirectoryFetcher:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -911,7 +910,7 @@ def extract_article(
         ref=ref,
         url=article_url,
         title=title,
-        body_html=unicodedata.normalize("NFC", _inner_html(body)),
+        body_html=nfc(_inner_html(body)),
         lead=lead,
         author=author,
         published=published,
