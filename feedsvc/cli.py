@@ -200,6 +200,7 @@ def _serve(args: argparse.Namespace, *, with_scheduler: bool) -> int:
             from .scheduler import start_background
 
             service = get_service(app)
+            service.keep_sources = True  # the first run's sources serve the scheduled ones
             try:
                 results = service.collect(stop=stop)
                 print("collect: " + _summary(results), flush=True)

@@ -533,6 +533,7 @@ class _SourceRun:
         )
         state.last_unchanged, state.last_failed = result.unchanged, result.failed
         state.last_gone = result.gone
+        state.last_not_modified = result.not_modified
         state.runs_total += 1
         state.new_total += result.new
         state.updated_total += result.updated

@@ -8,6 +8,9 @@ finds it held is skipped with a log line.
 
 SIGTERM (and Ctrl-C) sets the stop event: the collection in progress finishes its current
 article, releases the lease, and the process exits 0.
+
+Both keep their sources from one run to the next (``Service(keep_sources=True)``): robots.txt,
+the per-host delay and the validators behind 304s carry over; they are closed at shutdown.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def _longest_run_s(settings: Settings) -> float:
 
 def run_blocking(settings: Settings, *, stop: threading.Event | None = None) -> int:
     """The collector process: a collection at start-up, then on the schedule, until SIGTERM."""
-    service = Service(settings)
+    service = Service(settings, keep_sources=True)
     service.store.init()  # a schema newer than this code stops us here, with the reason
     stop = stop or threading.Event()
     job = CollectJob(service, stop)
@@ -136,6 +139,7 @@ def start_background(
     service: Service, stop: threading.Event, *, first_run_in: timedelta | None = None
 ) -> tuple[BackgroundScheduler, CollectJob]:
     """The scheduler beside a web server (``feedsvc run``), in a daemon thread."""
+    service.keep_sources = True
     job = CollectJob(service, stop)
     sched = BackgroundScheduler(timezone=UTC, daemon=True)
     first = datetime.now(UTC) + first_run_in if first_run_in is not None else None
@@ -149,4 +153,6 @@ def stop_background(sched: BackgroundScheduler, job: CollectJob, stop: threading
     stop.set()
     if sched.running:
         sched.shutdown(wait=False)
-    return job.wait_idle(_longest_run_s(job.service.settings))
+    finished = job.wait_idle(_longest_run_s(job.service.settings))
+    job.service.close_sources()
+    return finished

@@ -8,7 +8,8 @@ anything changed since they rendered.
 Besides articles the store keeps what the collector process must share with the web
 workers and with the next run: the collector lease (one collector at a time), each source's
 state (last attempt, errors, backoff, alarms, run totals: what /healthz and /metrics show),
-the articles that failed and when to retry them, and who hid or unhid an article and why.
+the articles that failed and when to retry them, who hid or unhid an article and why, and
+the HTTP validators (ETag, Last-Modified) of the pages the sources fetched.
 
 The schema carries a version in ``meta``; ``init()`` upgrades an older database in place
 (``MIGRATIONS``) and refuses a newer one.
@@ -20,7 +21,7 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,7 @@ from .catalog import Scope
 from .exceptions import NotFound, StoreError
 from .model import Article, ArticleRef, PlaceTag
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LEASE_COLLECTOR = "collector"
 #: Why an article is out of the feeds (articles.hidden_reason).
 HIDDEN_NEWSROOM = "newsroom"  # `feedsvc hide`
@@ -128,6 +129,10 @@ source_state = sa.Table(
     sa.Column("updated_total", sa.Integer, nullable=False, default=0),
     sa.Column("failed_total", sa.Integer, nullable=False, default=0),
     sa.Column("gone_total", sa.Integer, nullable=False, default=0),
+    # schema 3: the last run's upstream answered 304
+    sa.Column(
+        "last_not_modified", sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    ),
 )
 
 article_failures = sa.Table(
@@ -155,6 +160,18 @@ article_events = sa.Table(
     sa.Column("reason", sa.Text, nullable=False, default=""),
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Index("ix_events_article", "article_id", "at"),
+)
+
+# -- schema 3 ---------------------------------------------------------------------------------
+
+http_validators = sa.Table(
+    "http_validators",
+    metadata,
+    sa.Column("url", sa.Text, primary_key=True),  # as the source asked for it
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.String(100)),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 SaveStatus = Literal["new", "updated", "unchanged"]
@@ -205,6 +222,7 @@ class SourceState:
     updated_total: int = 0
     failed_total: int = 0
     gone_total: int = 0
+    last_not_modified: bool = False  # the last run's upstream answered 304 (nothing to do)
 
     @property
     def running(self) -> bool:
@@ -239,8 +257,22 @@ def _migrate_1_to_2(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _migrate_2_to_3(conn: Connection) -> None:
+    """Schema 3: HTTP validators outlive the collector process; a 304 run is shown as such."""
+    # a database upgraded from 1 got today's source_state table from _migrate_1_to_2
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("source_state")}
+    if "last_not_modified" not in columns:
+        conn.execute(
+            sa.text(
+                "ALTER TABLE source_state"
+                " ADD COLUMN last_not_modified BOOLEAN NOT NULL DEFAULT FALSE"
+            )
+        )
+    http_validators.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] upgrades a database at schema n to n + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def _naive_utc(dt: datetime) -> datetime:
@@ -904,6 +936,49 @@ class Store:
             )
             for r in rows
         ]
+
+    # -- HTTP validators ----------------------------------------------------------------------
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) last remembered for ``url``, (None, None) when unknown."""
+        v = http_validators
+        with self._read() as conn:
+            row = conn.execute(sa.select(v.c.etag, v.c.last_modified).where(v.c.url == url)).first()
+        return (row.etag, row.last_modified) if row is not None else (None, None)
+
+    def save_validators(
+        self,
+        source: str,
+        found: Mapping[str, tuple[str | None, str | None]],
+        *,
+        now: datetime,
+    ) -> None:
+        """Remember the validators of some URLs in one transaction; (None, None) forgets one."""
+        if not found:
+            return
+        v = http_validators
+        now_n = _naive_utc(now)
+        with self._tx() as conn:
+            for url, (etag, last_modified) in found.items():
+                conn.execute(v.delete().where(v.c.url == url))
+                if etag or last_modified:
+                    conn.execute(
+                        v.insert().values(
+                            url=url,
+                            source=source,
+                            etag=etag,
+                            last_modified=last_modified,
+                            updated_at=now_n,
+                        )
+                    )
+
+    def forget_validators(self, *, before: datetime) -> int:
+        """Drop validators not renewed since ``before`` (pages no source asks for any more)."""
+        v = http_validators
+        with self._tx() as conn:
+            return int(
+                conn.execute(v.delete().where(v.c.updated_at < _naive_utc(before))).rowcount or 0
+            )
 
     # -- retention --------------------------------------------------------------------------
 

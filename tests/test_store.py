@@ -105,17 +105,20 @@ def test_store_refuses_newer_schema(tmp_path: Path) -> None:
 # -- schema versions ----------------------------------------------------------------------------
 
 V1_SQL = Path(__file__).resolve().parent / "data" / "db" / "v1.sql"
+#: Databases made by earlier versions (each file says which): every one opens in place.
+OLD_DATABASES = sorted((Path(__file__).resolve().parent / "data" / "db").glob("v*.sql"))
 
 
-def test_store_upgrades_a_version_1_database_in_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dump", OLD_DATABASES, ids=lambda p: p.stem)
+def test_store_upgrades_an_old_database_in_place(tmp_path: Path, dump: Path) -> None:
     import sqlite3
 
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as con:
-        con.executescript(V1_SQL.read_text(encoding="utf-8"))
+        con.executescript(dump.read_text(encoding="utf-8"))
     store = Store(f"sqlite:///{path}")
     store.init()
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     # the articles are all there, the hidden one still hidden (as the newsroom's)
     assert [a.id.rsplit(":", 1)[1] for a in store.latest(ALL, 10)] == ["170053", "169105"]
     district = store.latest(Scope("district", "mai-chau", "Mai Châu"), 10)
@@ -123,18 +126,29 @@ def test_store_upgrades_a_version_1_database_in_place(tmp_path: Path) -> None:
         "CB-CC xã Vạn Mai (Mai Châu) đổi mới cách làm, phục vụ nhân dân tốt hơn"
     ]
     assert store.article_status_counts()["newsroom"] == 1
-    # the new tables work on the upgraded file
+    # what schema 2 added survives later upgrades
+    if dump.stem >= "v2":
+        (failure,) = store.failures()
+        assert failure["attempts"] == 1 and "HTTP 500" in failure["last_error"]
+        state = store.source_state("baohoabinh")
+        assert state.runs_total == 3 and state.last_not_modified is False
+    # the new tables and columns work on the upgraded file
     assert store.set_hidden("tag:baohoabinh.com.vn,2006:171701", False, actor="t")
     assert len(store.latest(ALL, 10)) == 3
     assert store.acquire_lease("me", 60, now=T0).owner == "me"
-    store.save_source_state(SourceState("baohoabinh", last_attempt=T0))
-    assert store.source_state("baohoabinh").last_attempt == T0
+    store.save_source_state(SourceState("baohoabinh", last_attempt=T0, last_not_modified=True))
+    state = store.source_state("baohoabinh")
+    assert state.last_attempt == T0 and state.last_not_modified is True
+    url = "https://baohoabinh.com.vn/11/page/1/CHINH-TRI.htm"
+    store.save_validators("baohoabinh", {url: ('"v1"', None)}, now=T0)
+    assert store.validators(url) == ('"v1"', None)
     # and opening it again is a no-op
     store.close()
     again = Store(f"sqlite:///{path}")
     again.init()
     assert again.schema_version() == SCHEMA_VERSION
     assert len(again.latest(ALL, 10)) == 3
+    assert again.validators(url) == ('"v1"', None)
 
 
 def test_store_upgrade_by_several_processes_at_once_runs_once(tmp_path: Path) -> None:

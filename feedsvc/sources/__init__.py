@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..catalog import Catalog
 from ..exceptions import ConfigError
 from ..model import ArticleRef, RawArticle
 from ..settings import Settings, SourceSettings
+
+if TYPE_CHECKING:
+    from .fetch import ValidatorStore
 
 
 class Source(Protocol):
@@ -41,7 +44,20 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-SourceFactory = Callable[[SourceSettings, Settings, Catalog], Source]
+class SourceFactory(Protocol):
+    """Builds a source; ``validators`` is where its HTTP fetcher keeps ETag/Last-Modified
+    between runs (None: in memory only)."""
+
+    def __call__(
+        self,
+        src: SourceSettings,
+        settings: Settings,
+        catalog: Catalog,
+        *,
+        validators: ValidatorStore | None = None,
+    ) -> Source: ...
+
+
 _REGISTRY: dict[str, SourceFactory] = {}
 
 
@@ -49,7 +65,13 @@ def register(kind: str, factory: SourceFactory) -> None:
     _REGISTRY[kind] = factory
 
 
-def make_source(src: SourceSettings, settings: Settings, catalog: Catalog) -> Source:
+def make_source(
+    src: SourceSettings,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    validators: ValidatorStore | None = None,
+) -> Source:
     _load_builtin()
     try:
         factory = _REGISTRY[src.kind]
@@ -58,7 +80,7 @@ def make_source(src: SourceSettings, settings: Settings, catalog: Catalog) -> So
         raise ConfigError(
             f"source {src.name!r}: unknown kind {src.kind!r} (known: {known})"
         ) from None
-    return factory(src, settings, catalog)
+    return factory(src, settings, catalog, validators=validators)
 
 
 def _load_builtin() -> None:

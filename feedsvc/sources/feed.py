@@ -60,6 +60,7 @@ from ..text import clean_line, nfc, squash_spaces, strip_controls
 from .dates import VIETNAM, find_day_first, local_to_utc
 from .fetch import (
     Fetcher,
+    ValidatorStore,
     charset_name,
     charset_param,
     decode_leniently,
@@ -1148,8 +1149,15 @@ class FeedSource:
         self.fetcher.close()
 
 
-def make_feed_source(src: SourceSettings, settings: Settings, catalog: Catalog) -> FeedSource:
-    return FeedSource(src.name, src.url, http_fetcher_from_settings(settings), catalog)
+def make_feed_source(
+    src: SourceSettings,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    validators: ValidatorStore | None = None,
+) -> FeedSource:
+    fetcher = http_fetcher_from_settings(settings, validators=validators)
+    return FeedSource(src.name, src.url, fetcher, catalog)
 
 
 __all__ = [

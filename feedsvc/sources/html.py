@@ -39,7 +39,7 @@ from ..sanitise import clean_url
 from ..settings import Settings, SourceSettings
 from ..text import nfc, squash_spaces
 from .dates import DAY_FIRST_DATE, aware_to_utc, find_day_first, local_to_utc
-from .fetch import DeadlineExceededError, DirectoryFetcher, Fetcher, Page
+from .fetch import DeadlineExceededError, DirectoryFetcher, Fetcher, Page, ValidatorStore
 
 log = logging.getLogger(__name__)
 
@@ -1326,21 +1326,29 @@ class HtmlSource:
         self.fetcher.close()
 
 
-def make_fetcher(src: SourceSettings, settings: Settings) -> Fetcher:
+def make_fetcher(
+    src: SourceSettings, settings: Settings, *, validators: ValidatorStore | None = None
+) -> Fetcher:
     if src.snapshot:
         root = DEMO_SNAPSHOT if src.snapshot == "demo" else Path(src.snapshot)
         return DirectoryFetcher(root)
     from .fetch import http_fetcher_from_settings
 
-    return http_fetcher_from_settings(settings)
+    return http_fetcher_from_settings(settings, validators=validators)
 
 
-def make_html_source(src: SourceSettings, settings: Settings, catalog: Catalog) -> HtmlSource:
+def make_html_source(
+    src: SourceSettings,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    validators: ValidatorStore | None = None,
+) -> HtmlSource:
     profile = load_profile(src.layout).with_base(src.url)
     return HtmlSource(
         src.name,
         profile,
-        make_fetcher(src, settings),
+        make_fetcher(src, settings, validators=validators),
         catalog,
         sections=src.sections,
         max_pages=src.max_pages,

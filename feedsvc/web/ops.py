@@ -90,6 +90,7 @@ def source_health(
             "unchanged": st.last_unchanged,
             "failed": st.last_failed,
             "gone": st.last_gone,
+            "not_modified": st.last_not_modified,
             "duration_s": st.last_duration_s,
         },
         "failed_articles": {"retrying": failed[0], "given_up": failed[1]},
