@@ -1161,8 +1161,13 @@ class HtmlSource:
     The walk reads each section's first listing page and follows the next ones while they
     still hold articles the store does not know (``known``), at most ``max_pages``; a
     backfill (``max_pages`` given to ``list_latest``) walks that many pages whatever it finds.
-    A 304 answer reuses what this source parsed from the page last time (nothing new), or
-    asks again without validators when it has nothing to reuse.
+    A 304 answer reuses what this source parsed from the page last time (nothing new). With
+    nothing to reuse (a new process sending validators kept in the database), a 304 listing
+    still means "nothing new": the store keeps a listing's validators only after a run that
+    handled everything the listing led to. A 304 article page with nothing to reuse is asked
+    again without validators (re-checks are rare; the parse is needed to compare).
+    When every listing answers 304, ``not_modified`` is set: the collector then records
+    "not modified" instead of raising the empty-listing alarm.
     """
 
     def __init__(
@@ -1190,6 +1195,7 @@ class HtmlSource:
         self._listings = _Lru(CACHE_ENTRIES)
         self._articles = _Lru(CACHE_ENTRIES)
         self._warned: set[str] = set()
+        self.not_modified = False
 
     def listing_url(self, category_id: int, listing: str, page: int) -> str:
         path = self.profile.listing_template.format(
@@ -1197,13 +1203,20 @@ class HtmlSource:
         )
         return urljoin(self.profile.base_url, path.lstrip("/"))
 
-    def _get(self, url: str, deadline: float | None, cache: _Lru) -> tuple[Page, Any]:
-        """The page, or (a 304 page, what was parsed from it before)."""
+    def _get(
+        self, url: str, deadline: float | None, cache: _Lru, *, empty_304: bool = False
+    ) -> tuple[Page, Any]:
+        """The page, or (a 304 page, what was parsed from it before).
+
+        With ``empty_304``, a 304 with nothing parsed before gives an empty list: nothing new.
+        """
         page = self.fetcher.get(url, deadline=deadline)
         if page.not_modified:
             if url in cache:
                 cache.move_to_end(url)
                 return page, cache[url]
+            if empty_304:
+                return page, []
             log.debug("source=%s url=%s 304 without a cached copy: asking again", self.name, url)
             page = cast(Any, self.fetcher).get(url, deadline=deadline, conditional=False)
         return page, None
@@ -1222,6 +1235,9 @@ class HtmlSource:
         the selector).
         """
         backfill = max_pages is not None
+        # Walking everything (a backfill, or no `known` after a run that did not end) needs
+        # each page's items: only an ordinary walk may take a bare 304 as "nothing new".
+        empty_304 = known is not None and not backfill
         pages = max(1, max_pages or self.max_pages)
         shown = progress.current()
         shown.plan_pages(len(self.sections) * pages)
@@ -1229,6 +1245,8 @@ class HtmlSource:
         seen: set[str] = set()
         errors: list[SourceError] = []
         out_of_time = False
+        answered_304 = answered = 0
+        self.not_modified = False
         for section in self.sections:
             assert section.category_id is not None and section.listing
             done = 0
@@ -1237,7 +1255,7 @@ class HtmlSource:
                     break
                 url = self.listing_url(section.category_id, section.listing, page)
                 try:
-                    fetched, cached = self._get(url, deadline, self._listings)
+                    fetched, cached = self._get(url, deadline, self._listings, empty_304=empty_304)
                     if cached is not None:
                         page_refs = [replace(r, section=section.slug) for r in cached]
                     else:
@@ -1265,6 +1283,8 @@ class HtmlSource:
                         errors.append(e)
                     break  # a page past the last may list nothing
                 self.pages_fetched += 1
+                answered += 1
+                answered_304 += bool(fetched.not_modified)
                 done += 1
                 shown.page_done(url, len(page_refs))
                 fresh = [r for r in page_refs if r.id not in seen]
@@ -1289,6 +1309,7 @@ class HtmlSource:
             if isinstance(first, FetchError):
                 raise type(first)(message, url=first.url, status=first.status) from first
             raise type(first)(message) from first
+        self.not_modified = not refs and answered > 0 and answered_304 == answered
         refs.sort(key=lambda r: r.published or datetime.min.replace(tzinfo=UTC), reverse=True)
         planned = len(refs) - (len(known([r.id for r in refs])) if known is not None else 0)
         shown.plan_articles(planned)
