@@ -224,6 +224,7 @@ def local(dt: datetime) -> datetime:
     return dt.astimezone(VIETNAM).replace(microsecond=0)
 
 
+# Stricter than text.clean_line on purpose: what the feed validator flags goes too.
 def clean_text(text: str | None) -> str:
     """NFC, without XML-illegal characters (strip_xml_illegal, as at ingest), C1 controls,
     noncharacters, U+FFFD or lone surrogates."""
@@ -267,6 +268,7 @@ def _space_entity_like(m: re.Match[str]) -> str:
     return "&"
 
 
+# Not sanitise.clean_url: stored URLs passed that policy; this is the encoding validators want.
 def uri(url: str | None) -> str | None:
     """An absolute http(s) URL as an RFC 3986 URI (IDNA host, percent-encoded path), or None."""
     url = clean_text(url).strip()

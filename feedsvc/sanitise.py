@@ -202,6 +202,7 @@ def _clean_text(text: str) -> str:
     return nfc(text)
 
 
+# Not text.squash_spaces: zero-width spaces count as space in article text.
 def _squash(text: str) -> str:
     """One line of plain text: whitespace runs (nbsp and zero-width included) become one space.
 

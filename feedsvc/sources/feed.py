@@ -238,6 +238,7 @@ def _image_url(value: Any, base: str) -> str | None:
     return clean_url(value, base, kind="link") if isinstance(value, str) else None
 
 
+# Not http_url: any scheme stays as written; the sanitiser judges body URLs at ingest.
 def _absolute(value: str, base: str) -> str:
     value = value.strip()
     try:
@@ -248,6 +249,7 @@ def _absolute(value: str, base: str) -> str:
         return value
 
 
+# Every candidate made absolute; the sanitiser then picks one (sanitise._best_srcset).
 def _absolute_srcset(value: str, base: str) -> str:
     out = []
     for candidate in value.split(","):

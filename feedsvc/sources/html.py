@@ -144,6 +144,7 @@ class LayoutProfile:
         bare = host[4:] if host.startswith("www.") else host
         return any(h in (host, bare, "www." + bare) for h in self.hosts)
 
+    # Not fetch.same_site (may a redirect go there?): this asks whether a URL is the paper's.
     def same_site(self, url: str, other: str) -> bool:
         """Both on the site's hosts, or on one host (a mirror, a test server)."""
         a, b = (urlsplit(u).hostname or "" for u in (url, other))
@@ -371,6 +372,7 @@ def load_profile(path: str | Path) -> LayoutProfile:
 # Small tools
 
 
+# XML-illegal characters stay: the collector strips them from titles, the sanitiser from bodies.
 def _text_of(node: Any) -> str:
     if isinstance(node, lxml.etree._Element):
         return squash_spaces(nfc(node.text_content()))
