@@ -348,7 +348,10 @@ def _clean_url(
     if scheme is None:
         if base is None:
             return None
-        url = urljoin(base, url)
+        try:
+            url = urljoin(base, url)
+        except ValueError:  # "//[::1" names no host
+            return None
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

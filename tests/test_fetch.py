@@ -7,6 +7,7 @@ no test takes more than about a second; none can hang (the fixture ends its own 
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 import time
 import unicodedata
@@ -135,6 +136,20 @@ def test_fetch_normal_page(server: HttpFixture, make_fetcher: Callable[..., Http
     assert sent.headers["User-Agent"] == UA
     assert sent.headers["Accept-Encoding"] == "gzip, deflate"
     assert "If-None-Match" not in sent.headers
+
+
+def test_fetch_logs_each_request_once_at_debug(
+    server: HttpFixture, make_fetcher: Callable[..., HttpFetcher], caplog: pytest.LogCaptureFixture
+) -> None:
+    server.route("/old.htm", redirect("/11/169105/Slug.htm"))
+    server.route("/11/169105/Slug.htm", Reply(body=f"<p>{VIET}</p>"))
+    with caplog.at_level(logging.DEBUG):
+        make_fetcher().get(server.url("/old.htm"))
+    ours = [r for r in caplog.records if r.name == "feedsvc.sources.fetch"]
+    assert [r.levelno for r in ours] == [logging.DEBUG] * len(server.requests)
+    lines = [r.getMessage() for r in ours]
+    assert lines[-1].startswith(f"fetch request url={server.url('/11/169105/Slug.htm')} status=200")
+    assert f"bytes={len(f'<p>{VIET}</p>'.encode())} " in lines[-1]
 
 
 @pytest.mark.parametrize(

@@ -142,6 +142,16 @@ def test_parse_date_reads_vietnam_time(text: str, expected: str | None) -> None:
     assert (got.isoformat() if got else None) == expected
 
 
+@pytest.mark.parametrize(
+    "text", ["01/01/0001 00:00", "0001-01-01T00:00:00", "9999-12-31T23:59:00-05:00"]
+)
+def test_parse_date_out_of_range_placeholder_is_no_date(text: str) -> None:
+    """A CMS placeholder (.NET's DateTime.MinValue) is no date, not an OverflowError."""
+    from zoneinfo import ZoneInfo
+
+    assert parse_date(text, ZoneInfo("Asia/Ho_Chi_Minh")) is None
+
+
 def test_load_profile_errors_name_profile_and_selector(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(PROFILE.read_text().replace("[listing]\n", "[listing]\nlead2 = 'x'\n", 1))
@@ -388,6 +398,16 @@ def test_parse_article_image_fields_are_only_web_urls(og_image: str) -> None:
     page = body_page(
         '<p><img src="javascript:alert(2)"><img data-src="/NewsImg/5_2024/1_a.jpg"></p>',
         head=f'<meta property="og:image" content="{og_image}">',
+    )
+    found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
+    assert found.raw.image == "https://baohoabinh.com.vn/NewsImg/5_2024/1_a.jpg"
+    assert found.images == [found.raw.image]
+
+
+def test_parse_article_image_field_naming_no_host_is_skipped() -> None:
+    page = body_page(
+        '<p><img src="//[::1/b.jpg"><img data-src="/NewsImg/5_2024/1_a.jpg"></p>',
+        head='<meta property="og:image" content="//[bad/a.jpg">',
     )
     found = extract_article(load_profile(PROFILE), page, ARTICLE_URL)
     assert found.raw.image == "https://baohoabinh.com.vn/NewsImg/5_2024/1_a.jpg"

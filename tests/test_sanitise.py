@@ -250,6 +250,14 @@ def test_clean_url_applies_the_body_url_policy(url: str, kind: str, expected: st
     assert clean_url(url, BASE_URL, kind=kind) == expected  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("url", ["//[bad", "//[::1/a.jpg", "http://[bad/"])
+def test_clean_url_refuses_urls_that_name_no_host(url: str) -> None:
+    for kind in ("link", "image"):
+        assert clean_url(url, BASE_URL, kind=kind) is None  # type: ignore[arg-type]
+    html = f'<p><a href="{url}">liên kết</a><img src="{url}"></p>'
+    assert sanitise_article(html, BASE_URL).html == "<p>liên kết</p>"
+
+
 def test_clean_url_refuses_relative_urls_without_an_http_base() -> None:
     assert clean_url("/a.jpg", "javascript:alert(1)//x.htm", kind="image") is None
     assert clean_url("https://ims.baohoabinh.com.vn/a.jpg", "", kind="image") == (

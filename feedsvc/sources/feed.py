@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
-from zoneinfo import ZoneInfo
 
 import feedparser
 import html5lib
@@ -55,8 +54,10 @@ import lxml.html
 from ..catalog import Catalog
 from ..exceptions import FetchError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
+from ..sanitise import clean_url
 from ..settings import Settings, SourceSettings
 from ..text import clean_line, nfc, squash_spaces, strip_controls
+from .dates import VIETNAM, find_day_first, local_to_utc
 from .fetch import (
     Fetcher,
     ValidatorStore,
@@ -80,8 +81,6 @@ MAX_ID_CHARS = 2048
 MAX_FUTURE = timedelta(days=1)
 #: A publication date before this is impossible for an online newspaper (a CMS placeholder).
 MIN_YEAR = 1990
-#: The zone of a date written without one.
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Length of a title made from the text when an item has none.
 UNTITLED_CHARS = 120
 
@@ -212,7 +211,13 @@ def text_to_html(text: str) -> str:
 
 
 def http_url(value: Any, base: str | None = None) -> str | None:
-    """``value`` as an absolute http(s) URL (resolved against ``base``), else None."""
+    """``value`` as an absolute http(s) URL (resolved against ``base``), else None.
+
+    For links, which keep their published form: an item without an id is known by its link,
+    so normalising it here would give items already stored new ids. The collector passes
+    every stored URL through the URL policy (``sanitise.clean_url``); image fields take it
+    here already (``_image_url``).
+    """
     if not isinstance(value, str):
         return None
     value = strip_controls(value).strip()
@@ -226,6 +231,11 @@ def http_url(value: Any, base: str | None = None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return url
+
+
+def _image_url(value: Any, base: str) -> str | None:
+    """An image field's URL as the URL policy keeps it (``sanitise.clean_url``), else None."""
+    return clean_url(value, base, kind="link") if isinstance(value, str) else None
 
 
 def _absolute(value: str, base: str) -> str:
@@ -254,7 +264,7 @@ def _first_image(root: Any, base: str) -> str | None:
         if width.strip() in ("0", "1") or height.strip() in ("0", "1"):
             continue  # a tracking pixel or a spacer
         for attr in _IMG_SRC_ATTRS:
-            url = http_url(img.get(attr), base)
+            url = _image_url(img.get(attr), base)
             if url:
                 return url
     return None
@@ -331,11 +341,8 @@ _US_DATE = re.compile(
     r"^(?:[A-Za-z]+,?\s*)?([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})"
     r"(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(.*)$"
 )
-# "27/11/2026 08:00", "Thứ hai, 27/11/2026 - 08:00", "08h00 ngày 27-11-2026" (day first)
-_VN_DATE = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
-_VN_WORDS_DATE = re.compile(
-    r"(?<!\d)(\d{1,2})\s+tháng\s+(\d{1,2})(?:\s*,\s*|\s+năm\s+|\s+)(\d{4})(?!\d)", re.I
-)
+# The time near a day-first date ("Thứ hai, 27/11/2026 - 08:00", "08h00 ngày 27-11-2026"). Unlike
+# the page reader's: seconds are kept and no AM/PM is read (what follows may be a zone).
 _TIME = re.compile(r"(?<!\d)(\d{1,2})\s*[:hg]\s*(\d{2})(?:\s*:\s*(\d{2}))?(?!\d)")
 _ZONE = re.compile(
     r"(?:^|\s|\()(?:(?P<name>[A-Za-z]{1,5})\s*)?(?:(?P<sign>[+-])\s*(?P<h>\d{1,2})"
@@ -373,11 +380,8 @@ def _zone_offset(rest: str) -> tuple[bool, int | None]:
 def _build_date(
     year: int, month: int, day: int, hour: int, minute: int, second: int, offset: int | None
 ) -> datetime | None:
-    tz = LOCAL_ZONE if offset is None else timezone(timedelta(minutes=offset))
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
+    tz = VIETNAM if offset is None else timezone(timedelta(minutes=offset))
+    return local_to_utc(year, month, day, hour, minute, second, tz)
 
 
 def parse_feed_date(text: Any) -> datetime | None:
@@ -416,14 +420,12 @@ def parse_feed_date(text: Any) -> datetime | None:
         if len(m.group(3)) == 2:  # RFC 822's two-digit years
             year += 2000 if year < 70 else 1900
         return _build_date(year, month, int(day_s), h, mi, sec, offset)
-    m = _VN_DATE.search(s) or _VN_WORDS_DATE.search(s)
-    if m:
-        rest = s[: m.start()] + " " + s[m.end() :]
+    found = find_day_first(s)
+    if found:
+        y, mo, d, rest = found
         t = _TIME.search(rest)
         h, mi, sec = (int(t.group(1)), int(t.group(2)), int(t.group(3) or 0)) if t else (0, 0, 0)
-        after = rest[t.end() :] if t else ""
-        ok, offset = _zone_offset(after)
-        d, mo, y = (int(g) for g in m.groups())
+        ok, offset = _zone_offset(rest[t.end() :] if t else "")
         return _build_date(y, mo, d, h, mi, sec, offset if ok else None)
     return None
 
@@ -733,17 +735,17 @@ def _entry_images(entry: Mapping[str, Any], base: str) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for media in _get(entry, "media_content") or []:
         if isinstance(media, Mapping):
-            url = http_url(_get(media, "url"), base)
+            url = _image_url(_get(media, "url"), base)
             if url and _is_image(url, _get(media, "type"), _get(media, "medium")):
                 found.setdefault(url, None)
     for thumb in _get(entry, "media_thumbnail") or []:
         if isinstance(thumb, Mapping):
-            url = http_url(_get(thumb, "url"), base)
+            url = _image_url(_get(thumb, "url"), base)
             if url:
                 found.setdefault(url, None)
     for link in _get(entry, "links") or []:  # enclosures are links with rel="enclosure"
         if isinstance(link, Mapping) and _get(link, "rel") == "enclosure":
-            url = http_url(_get(link, "href"), base)
+            url = _image_url(_get(link, "href"), base)
             if url and _is_image(url, _get(link, "type")):
                 found.setdefault(url, None)
     return tuple(found)
@@ -958,14 +960,14 @@ def read_json_feed(
             body = text_to_html(summary) if summary else ""
         images: dict[str, None] = {}
         for key in ("image", "banner_image"):
-            found = http_url(item.get(key), item_url)
+            found = _image_url(item.get(key), item_url)
             if found:
                 images.setdefault(found, None)
         attachments = item.get("attachments")
         if isinstance(attachments, list):
             for att in attachments:
                 if isinstance(att, Mapping):
-                    found = http_url(att.get("url"), item_url)
+                    found = _image_url(att.get("url"), item_url)
                     if found and _is_image(found, att.get("mime_type")):
                         images.setdefault(found, None)
         published, updated, date_source = _dates(

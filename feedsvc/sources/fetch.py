@@ -930,6 +930,15 @@ class HttpFetcher:
             raise FetchError(f"{url}: {type(e).__name__}: {e}", url=url) from e
         finally:
             self._budget.until = None
+        # One line per exchange, ours: httpx's own INFO line per request is silenced in
+        # logs.configure.
+        log.debug(
+            "fetch request url=%s status=%d bytes=%d seconds=%.3f",
+            url,
+            response.status_code,
+            len(content),
+            time.monotonic() - started,
+        )
         return _Response(
             url=str(response.url),
             status=response.status_code,

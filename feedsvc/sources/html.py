@@ -35,8 +35,10 @@ from .. import progress
 from ..catalog import Catalog
 from ..exceptions import FetchError, LayoutError, NotFoundError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
+from ..sanitise import clean_url
 from ..settings import Settings, SourceSettings
 from ..text import nfc, squash_spaces
+from .dates import DAY_FIRST_DATE, aware_to_utc, find_day_first, local_to_utc
 from .fetch import DeadlineExceededError, DirectoryFetcher, Fetcher, Page, ValidatorStore
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,12 @@ CACHE_ENTRIES = 512
 #: A "lead" element longer than this is not a lead (a selector matching too much).
 MAX_LEAD_CHARS = 1500
 
-_DATE_RE = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
+# Looser than dates.WORDS_DATE (the separator before the year may be missing): kept as the page
+# reader has always read it.
 _WORD_DATE_RE = re.compile(
     r"(?<!\d)(\d{1,2})\s+tháng\s+(\d{1,2})\s*(?:năm|,)?\s*(\d{4})(?!\d)", re.IGNORECASE
 )
+# Unlike the feed reader's: "SA"/"CH" (AM/PM) and any case ("09H15"); seconds are dropped.
 _TIME_RE = re.compile(
     r"(?<!\d)(\d{1,2})\s*[:hg]\s*(\d{2})(?:\s*:\s*\d{2})?(?!\d)(?:\s*(AM|PM|SA|CH)\b)?",
     re.IGNORECASE,
@@ -68,6 +72,7 @@ _CONTENT_TAGS = frozenset(
 _BLANK = re.compile(r"[\s\u00a0\u200b\u200c\u200d\u2060\ufeff]*")
 _NO_DATE_TAGS = frozenset({"script", "style", "option", "select", "title", "head", "meta"})
 _IMAGE_ATTRS = ("data-src", "data-original", "data-lazy-src", "data-lazy", "src")
+_URL_GAPS = re.compile(r"[\x00-\x20]+")
 _PLACEHOLDER = re.compile(r"(?:^data:|blank\.gif$|spacer\.gif$|pixel\.gif$|/1x1\.)", re.I)
 
 
@@ -427,24 +432,17 @@ def parse_date(text: str, tz: ZoneInfo) -> datetime | None:
     text = nfc(text or "").strip()
     if not text:
         return None
-    m = _DATE_RE.search(text) or _WORD_DATE_RE.search(text)
-    if m:
-        day, month, year = (int(g) for g in m.groups())
-        rest = text[: m.start()] + " " + text[m.end() :]
+    found = find_day_first(text, _WORD_DATE_RE)
+    if found:
+        year, month, day, rest = found
         t = _TIME_RE.search(rest)
         hour, minute = (_hour(int(t.group(1)), t.group(3)), int(t.group(2))) if t else (0, 0)
-        try:
-            local = datetime(year, month, day, hour, minute, tzinfo=tz)
-        except ValueError:
-            return None
-        return local.astimezone(UTC)
+        return local_to_utc(year, month, day, hour, minute, tz=tz)
     try:
         iso = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if iso.tzinfo is None:
-        iso = iso.replace(tzinfo=tz)
-    return iso.astimezone(UTC)
+    return aware_to_utc(iso, tz)
 
 
 def parse_html(text: str) -> Any:
@@ -516,14 +514,13 @@ def _inner_html(el: Any) -> str:
 
 
 def web_url(base: str, value: str) -> str | None:
-    """``value`` made absolute against ``base`` if it is an http(s) address, else None
-    (``javascript:``, ``data:`` and the like are never a field's URL)."""
-    value = re.sub(r"[\x00-\x20]+", "", value or "")
-    if not value:
-        return None
-    absolute = urljoin(base, value)
-    parts = urlsplit(absolute)
-    return absolute if parts.scheme in ("http", "https") and parts.netloc else None
+    """``value`` made absolute against ``base`` when the URL policy keeps it as an http(s)
+    address (``sanitise.clean_url``: ``javascript:``, ``data:``, hidden schemes, markup and
+    broken hosts are refused), else None. The collector applies the policy again, with the
+    image rules for images, to what it stores."""
+    # White space inside goes, unlike in body URLs: a field's text comes squashed, and a value
+    # wrapped over lines ("…/NewsImg/ 5_2024/a.jpg") is one address.
+    return clean_url(_URL_GAPS.sub("", value or ""), base, kind="link")
 
 
 def image_url(img: Any, base: str) -> str | None:
@@ -679,7 +676,7 @@ def _scan_date(doc: Any, start: Any, body: Any, tz: ZoneInfo) -> datetime | None
         own = squash_spaces(nfc(" ".join(t for t in (el.text, *(c.tail for c in el)) if t)))
         if not own or len(own) > 80:
             continue
-        if _DATE_RE.search(own) and _TIME_RE.search(_DATE_RE.sub(" ", own)):
+        if DAY_FIRST_DATE.search(own) and _TIME_RE.search(DAY_FIRST_DATE.sub(" ", own)):
             found = parse_date(own, tz)
             if found is not None:
                 return found
