@@ -7,13 +7,12 @@ is a ConfigError naming the file and key.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .exceptions import ConfigError, NotFound
-from .settings import Settings
+from .settings import Settings, read_toml
 from .text import fold, nfc
 
 ALL_SLUG = "tin-moi-nhat"
@@ -98,16 +97,6 @@ class Catalog:
         return next((d.name for d in self.districts if d.slug == slug), slug)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: catalog file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from e
-
-
 def _check_slug(slug: Any, where: str) -> str:
     if not isinstance(slug, str) or not _SLUG_RE.match(slug):
         raise ConfigError(f"{where}.slug: {slug!r} is not a slug (a-z, 0-9 and single hyphens)")
@@ -115,7 +104,7 @@ def _check_slug(slug: Any, where: str) -> str:
 
 
 def load_sections(path: Path) -> tuple[Section, ...]:
-    data = _read_toml(path)
+    data = read_toml(path, missing="catalog file not found")
     extra = set(data) - {"sections"}
     if extra:
         raise ConfigError(f"{path}: unknown key {sorted(extra)[0]!r} (expected [[sections]])")
@@ -153,7 +142,7 @@ def load_sections(path: Path) -> tuple[Section, ...]:
 
 def load_districts(path: Path) -> tuple[District, ...]:
     """Only slug and name matter here; places.py reads the rest of the gazetteer."""
-    data = _read_toml(path)
+    data = read_toml(path, missing="catalog file not found")
     out = []
     for i, raw in enumerate(data.get("districts", [])):
         where = f"{path}: districts[{i}]"

@@ -94,7 +94,6 @@ parenthesis included) and the unit named when it was a commune, ward or town.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -104,6 +103,7 @@ from typing import Any
 
 from .exceptions import ConfigError
 from .model import PlaceTag
+from .settings import read_toml
 
 FIELDS = ("title", "summary", "body")
 PERIODS = ("2019", "2024", "2025")  # 2019: names in use before the 2020 mergers
@@ -356,25 +356,13 @@ def load_gazetteer(path: Path, aliases_path: Path | None = None) -> Gazetteer:
 
     Bad data is a ConfigError naming the file and the key.
     """
-    data = _read_toml(Path(path))
+    data = read_toml(Path(path))
     districts = data.get("districts")
     if not isinstance(districts, list) or not districts:
         raise ConfigError(f"{path}: districts: expected a non-empty array of tables [[districts]]")
     if aliases_path is not None:
-        districts = merge_place_aliases(
-            districts, _read_toml(Path(aliases_path)), str(aliases_path)
-        )
+        districts = merge_place_aliases(districts, read_toml(Path(aliases_path)), str(aliases_path))
     return compile_gazetteer(districts, str(path))
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from e
 
 
 def _str_list(value: Any, where: str) -> list[str]:

@@ -373,21 +373,37 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
             )
 
 
+def read_toml(
+    path: Path,
+    *,
+    where: str | None = None,
+    missing: str = "file not found",
+    error: type[ConfigError] = ConfigError,
+) -> dict[str, Any]:
+    """Read one TOML file of ours (config, catalog, gazetteer, layout profile).
+
+    Every failure becomes ``error`` whose message starts with ``where`` (default: the path),
+    so whoever reads the file names it the way its users know it.
+    """
+    where = where or str(path)
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise error(f"{where}: {missing}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{where}: not valid TOML: {e}") from e
+    except OSError as e:
+        raise error(f"{where}: cannot read: {e}") from e
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the config: ``path``, else $FEEDSVC_CONFIG, else the embedded default."""
     env = os.environ if env is None else env
     if path is None:
         path = env.get(ENV_CONFIG) or default_config_path()
     path = Path(path).expanduser().resolve()
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from e
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from e
+    raw = read_toml(path, missing="config file not found")
     return settings_from_dict(raw, path=path, env=env)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -36,7 +35,7 @@ from ..catalog import Catalog
 from ..exceptions import FetchError, LayoutError, NotFoundError, ParseError, SourceError
 from ..model import ArticleRef, RawArticle
 from ..sanitise import clean_url
-from ..settings import Settings, SourceSettings
+from ..settings import Settings, SourceSettings, read_toml
 from ..text import nfc, squash_spaces
 from .dates import DAY_FIRST_DATE, aware_to_utc, find_day_first, local_to_utc
 from .fetch import DeadlineExceededError, DirectoryFetcher, Fetcher, Page, ValidatorStore
@@ -268,16 +267,8 @@ def _rules(art: dict[str, Any], where: str) -> ArticleRules:
 def load_profile(path: str | Path) -> LayoutProfile:
     """Read and check a profile: every error names the profile file and the key."""
     path = Path(path)
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise LayoutError(f"layout profile {path}: file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise LayoutError(f"layout profile {path}: not valid TOML: {e}") from e
-    except OSError as e:
-        raise LayoutError(f"layout profile {path}: cannot read: {e}") from e
     where = f"layout profile {path}"
+    data = read_toml(path, where=where, error=LayoutError)
     unknown_tables = set(data) - {"site", "listing", "article"}
     if unknown_tables:
         raise LayoutError(f"{where}: unknown table [{sorted(unknown_tables)[0]}]")
