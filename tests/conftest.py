@@ -4,6 +4,7 @@ the app, and a live HTTP server on 127.0.0.1 (port 0)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,12 @@ class LiveServer:
 def live_server(app: Flask) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+def poll_until(condition: Callable[[], object], timeout_s: float) -> None:
+    """Poll until the condition holds (a guard against hanging, not a timed assertion)."""
+    give_up = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > give_up:
+            raise AssertionError("condition not reached")
+        time.sleep(0.02)

@@ -35,7 +35,7 @@ from feedsvc.settings import Settings, load_settings
 from feedsvc.store import Store
 from feedsvc.web import get_service
 
-from .conftest import LiveServer
+from .conftest import LiveServer, poll_until
 from .demosite import DemoSite, site_config
 from .httpfixture import HttpFixture, Reply
 
@@ -45,12 +45,7 @@ FEEDSVC = Path(sys.executable).parent / "feedsvc"
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 60.0) -> None:
-    """Poll until the condition holds (a guard against hanging, not a timed assertion)."""
-    give_up = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > give_up:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
+    poll_until(condition, timeout_s)
 
 
 @pytest.fixture

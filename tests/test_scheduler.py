@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,17 +24,14 @@ from feedsvc.scheduler import CollectJob, add_collect_job, start_background, sto
 from feedsvc.service import Service
 from feedsvc.settings import Settings
 
+from .conftest import poll_until
+
 ALL = Scope("all", "tin-moi-nhat", "Tin mới nhất")
 FEEDSVC = Path(sys.executable).parent / "feedsvc"
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 30.0) -> None:
-    """Poll until the condition holds (a guard against hanging, not a timed assertion)."""
-    give_up = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > give_up:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
+    poll_until(condition, timeout_s)
 
 
 def test_scheduler_job_is_configured_from_settings(make_settings: Callable[..., Settings]) -> None:
